@@ -1,0 +1,170 @@
+"""The `clauselens` command: one command per stage, plus `run` for the whole study.
+
+Every stage command takes the same experiment config and works on the same output folder; each does only
+what is missing, so commands can be repeated, interrupted and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from clauselens.config import ConfigError, ExperimentConfig, load_config
+
+app = typer.Typer(
+    help="clauselens: fine-tune code-compliance LLMs with FFT, LoRA and QLoRA at several sizes, score the "
+    "rules they write, and attribute their output to the words of each clause.\n\n"
+    "Start with: clauselens run examples/quickstart.toml",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (TOML), e.g. examples/quickstart.toml.")]
+OutOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Override the config's output_dir.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a config value: --set attribution.method=shapley (value parsed as TOML).")]
+AllowOpt = Annotated[bool, typer.Option(
+    "--allow-config-change", help="Resume an output folder although its config hash differs.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")]
+
+
+def _parse_set(items: list[str] | None) -> dict[str, object]:
+    import tomllib
+
+    out: dict[str, object] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set generation.max_new_tokens=64")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _config(path: Path, output_dir: Path | None, sets: list[str] | None) -> ExperimentConfig:
+    overrides = _parse_set(sets)
+    if output_dir is not None:
+        overrides["output_dir"] = str(output_dir)
+    return load_config(path, overrides)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    for noisy in ("httpx", "urllib3", "filelock", "ray"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run(config: Path, stages: tuple[str, ...], output_dir: Path | None, sets: list[str] | None,
+         allow: bool, verbose: bool) -> None:
+    from clauselens.run import run_study
+
+    _setup_logging(verbose)
+    try:
+        cfg = _config(config, output_dir, sets)
+        report = run_study(cfg, stages, allow_config_change=allow)
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: finished work is saved; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    if report is not None:
+        console.print(f"[bold green]report:[/] {report}")
+        print(report)
+
+
+@app.command()
+def run(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None, allow_config_change: AllowOpt = False,
+        verbose: VerboseOpt = False) -> None:
+    """Run the whole study: corpus, models, train, generate, score, attribute, analyse, report.
+
+    Resumes an interrupted run in the same output folder without redoing finished cells or clauses.
+    Prints the path of the HTML report at the end.
+    """
+    from clauselens.run import STAGES
+
+    _run(config, STAGES, output_dir, set_, allow_config_change, verbose)
+
+
+def _stage_command(name: str, needs: tuple[str, ...], doc: str) -> None:
+    def command(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None,
+                allow_config_change: AllowOpt = False, verbose: VerboseOpt = False) -> None:
+        _run(config, (*needs, name), output_dir, set_, allow_config_change, verbose)
+
+    command.__doc__ = doc
+    app.command(name=name)(command)
+
+
+_stage_command("train", ("corpus", "models"), """Fine-tune every (model, strategy, seed) cell: FFT, LoRA, QLoRA.
+
+Builtin ladder models are pretrained (and cached) first. Finished cells are skipped; a killed cell
+resumes from its last checkpoint.""")
+_stage_command("generate", ("corpus",), """Generate a rule for every test clause with every trained cell.
+
+Greedy by default (generation.do_sample for seeded sampling); raw and cleaned outputs go to the store.""")
+_stage_command("score", ("corpus",), """Score generated rules against the references (similarity, edit
+distances, syntax, sandboxed execution verdicts) with bootstrap CIs and the plateau test.""")
+_stage_command("attribute", ("corpus",), """Perturbation attribution of every test clause for every cell.
+
+Unit, perturbation, method and target come from the [attribution] section; done clauses are skipped.""")
+_stage_command("analyse", (), """Token categories, focus metrics and the statistical tests between
+strategies and sizes (every test stored with its plain-language sentence).""")
+_stage_command("report", (), """Write the self-contained HTML report, figures and CSV/Parquet tables.""")
+
+
+@app.command()
+def status(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None) -> None:
+    """Show what a run has done so far: cells and their status, rows per table."""
+    from clauselens.run import describe_progress, open_store
+
+    try:
+        cfg = _config(config, output_dir, set_)
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not (Path(cfg.output_dir) / "store.duckdb").exists():
+        console.print(f"{cfg.output_dir}: nothing run yet")
+        return
+    with open_store(cfg) as store:
+        table = Table("table", "rows")
+        for name, n in describe_progress(store):
+            table.add_row(name, str(n))
+        Console().print(table)
+        cells = store.read("cells")
+        if not cells.empty:
+            Console().print(cells[["cell_id", "status", "error"]].to_string(index=False))
+
+
+@app.command("config")
+def show_config(config: ConfigArg, set_: SetOpt = None) -> None:
+    """Validate a config and print it with every default filled in (as JSON)."""
+    try:
+        cfg = _config(config, None, set_)
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    print(json.dumps(cfg.model_dump(mode="json"), indent=2))
+
+
+def _mount_corpus() -> None:
+    try:
+        from clauselens.corpus.cli import app as corpus_app
+    except ImportError:  # pragma: no cover - the corpus CLI is part of the package
+        return
+    app.add_typer(corpus_app, name="corpus", help="Extract, build, verify and inspect the clause -> rule corpus.")
+
+
+_mount_corpus()
+

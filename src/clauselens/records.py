@@ -1,0 +1,130 @@
+"""Typed records that cross stage boundaries.
+
+Stages never reach into each other's internals: they exchange these records, usually through the
+experiment store (`clauselens.store.Store`). Each record knows how to become a flat row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ClauseKind = Literal["quantitative", "qualitative"]
+StrategyName = Literal["base", "fft", "lora", "qlora"]
+
+
+class Clause(BaseModel):
+    """One numbered paragraph of a regulation."""
+
+    clause_id: str  # document + paragraph, e.g. "K:1.12"
+    document: str
+    paragraph: str
+    title: str = ""
+    text: str
+
+
+class RulePair(BaseModel):
+    """A clause with its reference rule (`def check_rule(model) -> list[Finding]`)."""
+
+    clause: Clause
+    rule: str
+    kind: ClauseKind
+    split: Literal["train", "val", "test"] = "train"
+    fixtures: list[dict[str, Any]] = Field(default_factory=list)  # building specs, see clauselens.rules
+
+    def row(self) -> dict[str, Any]:
+        return {
+            **self.clause.model_dump(),
+            "rule": self.rule,
+            "kind": self.kind,
+            "split": self.split,
+            "fixtures": json.dumps(self.fixtures),
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RulePair:
+        clause = Clause(**{k: row[k] for k in Clause.model_fields})
+        fixtures = row.get("fixtures") or "[]"
+        return cls(
+            clause=clause,
+            rule=row["rule"],
+            kind=row["kind"],
+            split=row.get("split", "train"),
+            fixtures=json.loads(fixtures) if isinstance(fixtures, str) else list(fixtures),
+        )
+
+
+class Cell(BaseModel):
+    """One (model size, strategy, seed) combination of the study grid."""
+
+    model: str  # display name of the base model
+    params: int  # parameter count of the base model (the scale axis)
+    strategy: StrategyName
+    seed: int = 0
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.model}/{self.strategy}/s{self.seed}"
+
+
+class Generation(BaseModel):
+    cell_id: str
+    clause_id: str
+    raw: str  # decoded continuation as produced
+    rule: str  # cleaned: the `check_rule` function only
+    n_new_tokens: int
+
+
+class Unit(BaseModel):
+    """What one perturbation removes or replaces; offsets are characters in the clause text."""
+
+    text: str
+    start: int
+    end: int
+    kind: Literal["token", "word", "span"] = "word"
+    span_type: str | None = None  # number_unit / identifier / comparator / condition for spans
+    category: str | None = None  # filled by clauselens.analyse
+
+
+class Attribution(BaseModel):
+    """One (cell, clause) attribution result: saved, loaded, aggregated and rendered as a unit."""
+
+    cell_id: str
+    clause_id: str
+    clause_text: str
+    units: list[Unit]
+    scores: list[float]
+    method: str  # loo / window / shapley
+    target: str  # logprob / similarity / verdict
+    perturbation: str  # delete / mask / substitute
+    options: dict[str, Any] = Field(default_factory=dict)
+    output_tokens: list[str] | None = None
+    matrix: list[list[float]] | None = None  # output token x unit (logprob target)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> Attribution:
+        return cls.model_validate_json(text)
+
+
+class TestResult(BaseModel):
+    """A statistical test as a record, with a sentence a person can read."""
+
+    __test__ = False  # not a pytest class
+
+    family: str  # e.g. "strategy@1.5B", "scale"
+    test: str  # e.g. "wilcoxon", "kruskal"
+    metric: str
+    groups: str  # e.g. "fft vs lora"
+    statistic: float
+    p: float
+    p_adj: float | None = None
+    correction: str | None = None
+    effect_name: str | None = None
+    effect: float | None = None
+    n: int
+    sentence: str = ""
