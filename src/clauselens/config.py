@@ -139,6 +139,17 @@ class AnalysisConfig(Section):
     lexicons: dict[str, list[str]] = Field(default_factory=dict)  # extra category -> words
 
 
+class CompareConfig(Section):
+    """The compare stage (`clauselens.compare`): cross-model comparisons on a few clauses, small budget."""
+
+    enabled: bool = True
+    max_clauses: int = Field(6, gt=0)  # test clauses for adapter deltas, the quantisation split, ablation
+    robustness_clauses: int = Field(3, gt=0)  # clauses per cell for the robustness checks
+    shapley_samples: int = Field(8, gt=1)  # permutations per Shapley run in the robustness checks
+    ablation_draws: int = Field(5, gt=0)  # random same-size ablations averaged per (clause, category)
+    quantisation: bool = True  # score LoRA / QLoRA adapters on both base precisions
+
+
 class ReportConfig(Section):
     clauses: list[str] = Field(default_factory=list)  # clause ids to show; default: a diverse sample
     n_clauses: int = Field(4, gt=0)
@@ -166,6 +177,7 @@ class ExperimentConfig(Section):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    compare: CompareConfig = Field(default_factory=CompareConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     source_path: str | None = Field(None, exclude=True)
@@ -186,7 +198,8 @@ class ExperimentConfig(Section):
         return self
 
     def config_hash(self) -> str:
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Hash of everything that can change a result (the executor and report layout cannot)."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"executor", "report"}), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def resolve(self, path: str) -> Path:

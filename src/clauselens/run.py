@@ -36,7 +36,8 @@ def _safe(cell_id: str) -> str:
 
 
 def cell_dir(store: Store, cell_id: str) -> Path:
-    return store.root / "cells" / _safe(cell_id)
+    """Absolute, so Ray workers with another working directory find it."""
+    return store.root.resolve() / "cells" / _safe(cell_id)
 
 
 # -- corpus ----------------------------------------------------------------------------------------
@@ -113,6 +114,11 @@ class CellTask:
     out_dir: Path
     pairs: list[RulePair]
 
+    @property
+    def progress(self) -> bool:
+        """Progress bars only in-process; on Ray they would come back as streams of log lines."""
+        return self.cfg.executor.kind == "local"
+
 
 def train_task(t: CellTask) -> dict[str, Any]:
     from clauselens.train import train_cell
@@ -125,7 +131,7 @@ def train_task(t: CellTask) -> dict[str, Any]:
         return {"trainable_params": 0, "total_params": total, "steps": 0, "quantized": False,
                 "backend": "none", "notes": "base model, not fine-tuned"}
     return train_cell(t.cfg, t.model_cfg, t.model_path, t.cell.strategy, t.cell.seed, t.pairs, t.out_dir,
-                      progress=True)
+                      progress=t.progress)
 
 
 def _load(t: CellTask) -> tuple[Any, Any]:
@@ -139,7 +145,7 @@ def generate_task(t: CellTask) -> list[Generation]:
 
     model, tok = _load(t)
     return generate_rules(model, tok, [p.clause for p in t.pairs], t.cfg.generation, t.cell.seed,
-                          t.cell.cell_id, progress=True)
+                          t.cell.cell_id, progress=t.progress)
 
 
 @dataclass

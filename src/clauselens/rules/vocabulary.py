@@ -88,4 +88,12 @@ RELATIONS: dict[str, tuple[str, ...]] = {
     "flight": ("stair",),
     "landing": ("stair",),
     "ramp": ("handrails", "landings"),
+    # added with the rule API: corridors/escape routes/parking are IfcSpaces too, plus back-references
+    "corridor": ("doors", "windows", "storey"),
+    "escape_route": ("doors", "windows", "storey"),
+    "parking": ("storey",),
+    "building": ("storeys",),
+    "handrail": ("stair", "ramp"),
+    "guarding": ("stair", "ramp"),
+    "sanitary": ("spaces",),
 }

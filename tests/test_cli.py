@@ -1,0 +1,51 @@
+"""The command line: help for every command; bad input gives one line and exit code 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clauselens.cli import app
+
+runner = CliRunner()
+MINIMAL = '[[models]]\nname = "m"\nid = "builtin:clauselens-xs"\n'
+
+
+@pytest.mark.parametrize("command", ["run", "train", "generate", "score", "attribute", "analyse", "report",
+                                     "status", "config", "corpus"])
+def test_every_command_explains_itself(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.strip().splitlines()) > 3
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("clauselens")
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_malformed_config_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "bad.toml").write_text(MINIMAL + "[generation]\nmax_new_tokens = -3\n")
+    proc = _cli("run", "bad.toml", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "bad.toml: generation.max_new_tokens" in lines[0]
+
+
+def test_missing_dataset_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "c.toml").write_text(MINIMAL + "[data]\nsource = 'missing.jsonl'\n")
+    proc = _cli("run", "c.toml", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "dataset file not found" in lines[0] and "missing.jsonl" in lines[0], proc.stderr
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_config_command_prints_defaults(tmp_path):
+    (tmp_path / "c.toml").write_text(MINIMAL)
+    result = runner.invoke(app, ["config", str(tmp_path / "c.toml"), "--set", "attribution.window=5"])
+    assert result.exit_code == 0, result.output
+    assert '"window": 5' in result.output and '"max_new_tokens": 160' in result.output
