@@ -128,3 +128,5 @@ class TestResult(BaseModel):
     effect: float | None = None
     n: int
     sentence: str = ""
+    ci_low: float | None = None  # confidence interval of `effect`, where the test gives one
+    ci_high: float | None = None

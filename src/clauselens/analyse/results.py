@@ -1,0 +1,121 @@
+"""Test results in three steps: drafted (statistic, raw p, effect), corrected for multiplicity (Holm
+within a stated scope), then worded into a `TestResult` with its plain-language sentence.
+
+The sentence needs the corrected p-value, so wording waits until every test of a scope is in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from clauselens.analyse.nonparametric import holm
+from clauselens.analyse.wording import (
+    TEST_LABELS,
+    comparison_phrase,
+    correction_note,
+    format_effect,
+    format_p,
+    join_labels,
+    metric_label,
+    strategy_label,
+    trend_phrase,
+)
+from clauselens.records import TestResult
+
+Kind = Literal["omnibus", "pair", "trend", "pattern", "agreement", "note"]
+
+
+@dataclass
+class Draft:
+    """One test before correction. `scope` names the set of tests Holm's correction runs over."""
+
+    kind: Kind
+    family: str
+    test: str
+    metric: str
+    groups: list[str]
+    statistic: float
+    p: float
+    n: int
+    scope: tuple[str, ...]
+    where: str = ""  # " at 1.5M" / " for FFT"
+    effect_name: str | None = None
+    effect: float | None = None
+    ci: tuple[float, float] | None = None
+    medians: tuple[float, float] | None = None  # pair tests: each group's median
+    detail: str = ""  # extra wording, e.g. "79 clauses x 3 sizes"; for notes: the reason
+    p_adj: float | None = field(default=None, init=False)
+    scope_size: int = field(default=1, init=False)
+
+
+def note(family: str, test: str, metric: str, groups: list[str], n: int, what: str, why: str) -> Draft:
+    """A "not enough data" record: the test could not run, and the sentence says why."""
+    return Draft("note", family, test, metric, groups, math.nan, math.nan, n, (), detail=f"{what}: {why}")
+
+
+def correct(drafts: Iterable[Draft]) -> list[Draft]:
+    """Holm-adjust the p-values of each scope (drafts without a p-value are left alone)."""
+    drafts = list(drafts)
+    scopes: dict[tuple[str, ...], list[Draft]] = defaultdict(list)
+    for d in drafts:
+        if d.kind != "note" and math.isfinite(d.p):
+            scopes[d.scope].append(d)
+    for members in scopes.values():
+        for d, p_adj in zip(members, holm([m.p for m in members]), strict=True):
+            d.p_adj = p_adj
+            d.scope_size = len(members)
+    return drafts
+
+
+def _sentence(d: Draft, alpha: float, top_k: int) -> str:
+    if d.kind == "note":
+        return f"Not enough data to {d.detail}."
+    label = metric_label(d.metric, top_k)
+    p_text = f"{TEST_LABELS.get(d.test, d.test)} {format_p(d.p_adj if d.p_adj is not None else d.p)}"
+    p_text += correction_note("holm" if d.p_adj is not None else None, d.scope_size)
+    effect = format_effect(d.effect_name, d.effect, d.ci)
+    tail = ", ".join(x for x in (p_text, effect, f"n = {d.n}" + (f" ({d.detail})" if d.detail else "")) if x)
+    significant = d.p_adj is not None and d.p_adj < alpha
+    if d.kind == "pair":
+        a, b = (strategy_label(g) for g in d.groups)
+        medians = f"median {label} {d.medians[0]:.2f} vs {d.medians[1]:.2f}" if d.medians else label
+        if significant:
+            return f"{a} {comparison_phrase(d.metric, (d.effect or 0) > 0)} {b}{d.where}: {medians}, {tail}"
+        return f"No significant difference in {label} between {a} and {b}{d.where}: {medians}, {tail}"
+    if d.kind == "omnibus":
+        stat = f"{'H' if d.test == 'kruskal' else 'χ²'} = {d.statistic:.2f}"
+        if significant:
+            return f"{join_labels(d.groups)} differ in {label}{d.where}: {stat}, {tail}"
+        return f"No significant difference among {join_labels(d.groups)} in {label}{d.where}: {stat}, {tail}"
+    if d.kind == "trend":
+        within = "Within clauses, " if d.test == "page" else ""
+        if significant and d.effect is not None and d.effect != 0:
+            subject = label if within else label[0].upper() + label[1:]
+            return f"{within}{subject} {trend_phrase(d.effect)} with model size{d.where}: {tail}"
+        return f"No significant trend in {label} with model size{d.where}: {tail}"
+    a, b = (strategy_label(g) for g in d.groups)
+    if d.kind == "pattern":
+        if significant:
+            return f"{a} and {b} spread attribution differently across categories{d.where}: {tail}"
+        return f"No significant difference between the category profiles of {a} and {b}{d.where}: {tail}"
+    if significant:
+        how = "rank units alike" if (d.effect or 0) > 0 else "rank units in opposite orders"
+        return f"{a} and {b} {how}{d.where}: {tail}"
+    return f"No significant agreement between the unit rankings of {a} and {b}{d.where}: {tail}"
+
+
+def finish(drafts: Iterable[Draft], alpha: float = 0.05, top_k: int = 3) -> list[TestResult]:
+    """Corrected drafts as `TestResult` records with their sentences."""
+    out = []
+    for d in drafts:
+        out.append(TestResult(
+            family=d.family, test=d.test, metric=d.metric, groups=" vs ".join(d.groups),
+            statistic=d.statistic, p=d.p, p_adj=d.p_adj, correction="holm" if d.p_adj is not None else None,
+            effect_name=d.effect_name, effect=d.effect, n=d.n, sentence=_sentence(d, alpha, top_k),
+            ci_low=d.ci[0] if d.ci else None, ci_high=d.ci[1] if d.ci else None,
+        ))
+    return out

@@ -1,0 +1,91 @@
+"""Plain-language labels and sentences for test results ("FFT is more focused than LoRA at 1.5M: ...")."""
+
+from __future__ import annotations
+
+import math
+
+from clauselens.analyse.categories import CATEGORY_LABELS
+from clauselens.analyse.measures import FOCUS_DIRECTION
+
+STRATEGY_LABELS = {"base": "the base model", "fft": "FFT", "lora": "LoRA", "qlora": "QLoRA"}
+TEST_LABELS = {
+    "kruskal": "Kruskal–Wallis", "dunn": "Dunn", "friedman": "Friedman", "wilcoxon": "Wilcoxon",
+    "jonckheere": "Jonckheere–Terpstra", "page": "Page's L", "permutation_js": "permutation",
+    "kendall_tau": "Wilcoxon (tau vs 0)",
+}
+EFFECT_SYMBOLS = {
+    "epsilon_squared": "ε²", "kendalls_w": "Kendall's W", "cliffs_delta": "Cliff's δ",
+    "rank_biserial": "r", "spearman_rho": "ρ", "mean_within_clause_rho": "mean within-clause ρ",
+    "js_distance": "JS distance", "mean_kendall_tau": "mean τ",
+}
+
+
+def format_params(params: float) -> str:
+    """A parameter count as a short scale label: 494_000_000 -> "0.49B", 1_500_000 -> "1.5M", 124e6 -> "124M".
+
+    A unit is used from 0.45 of it up, so that a "0.5B" model reads as 0.49B rather than 494M."""
+    if not params or params <= 0 or not math.isfinite(params):
+        return "?"
+    for threshold, suffix in ((4.5e8, "B"), (4.5e5, "M"), (4.5e2, "K")):
+        if params >= threshold:
+            value = params / {"B": 1e9, "M": 1e6, "K": 1e3}[suffix]
+            text = f"{value:.2g}" if value < 10 else f"{value:.0f}"
+            return text + suffix
+    return str(int(params))
+
+
+def strategy_label(name: str) -> str:
+    return STRATEGY_LABELS.get(name, name)
+
+
+def join_labels(names: list[str]) -> str:
+    labels = [strategy_label(n) for n in names]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def metric_label(metric: str, top_k: int = 3) -> str:
+    kind, _, category = metric.partition(":")
+    if kind == "share":
+        return f"share on {CATEGORY_LABELS.get(category, category)}"
+    if kind == "share_per_unit":
+        return f"per-unit share on {CATEGORY_LABELS.get(category, category)}"
+    return {"entropy": "normalised entropy", "gini": "Gini", "top_k_mass": f"top-{top_k} mass",
+            "effective_units": "effective number of units"}.get(metric, metric)
+
+
+def comparison_phrase(metric: str, higher: bool) -> str:
+    """What "A has a higher value of `metric` than B" means, e.g. "is more focused than"."""
+    kind, _, category = metric.partition(":")
+    if metric in FOCUS_DIRECTION:
+        more = higher == (FOCUS_DIRECTION[metric] > 0)
+        return "is more focused than" if more else "is less focused than"
+    if kind in ("share", "share_per_unit"):
+        label = CATEGORY_LABELS.get(category, category)
+        per_unit = " per unit" if kind == "share_per_unit" else ""
+        return f"puts {'more' if higher else 'less'} weight{per_unit} on {label} than"
+    return f"has {'higher' if higher else 'lower'} {metric} than"
+
+
+def trend_phrase(rho: float) -> str:
+    return "rises" if rho > 0 else "falls"
+
+
+def format_p(p: float) -> str:
+    if p is None or not math.isfinite(p):
+        return "p = n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def format_effect(name: str | None, value: float | None, ci: tuple[float, float] | None = None) -> str:
+    if name is None or value is None or not math.isfinite(value):
+        return ""
+    text = f"{EFFECT_SYMBOLS.get(name, name)} = {value:.2f}"
+    if ci is not None and all(math.isfinite(c) for c in ci):
+        text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return text
+
+
+def correction_note(correction: str | None, family_size: int) -> str:
+    if not correction:
+        return ""
+    return f" (Holm over {family_size} tests)" if family_size > 1 else " (Holm)"
