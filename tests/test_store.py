@@ -54,3 +54,13 @@ def test_export_writes_csv_and_parquet(tmp_path):
         paths = store.export(tmp_path / "tables")
     assert sorted(p.name for p in paths) == ["t.csv", "t.parquet"]
     assert pd.read_parquet(tmp_path / "tables" / "t.parquet")["a"].tolist() == [1.5]
+
+
+def test_all_none_column_accepts_text_later(tmp_path):
+    with Store(tmp_path) as store:
+        store.upsert("cells", [{"cell_id": "a", "error": None}], key=["cell_id"])
+        store.upsert("cells", [{"cell_id": "b", "error": "ValueError: boom"}], key=["cell_id"])
+        store.upsert("cells", [{"cell_id": "c", "error": None, "note": None}], key=["cell_id"])
+        store.upsert("cells", [{"cell_id": "d", "error": None, "note": "x"}], key=["cell_id"])
+        assert store.read("cells", "cell_id = 'b'")["error"].tolist() == ["ValueError: boom"]
+        assert store.read("cells", "cell_id = 'd'")["note"].tolist() == ["x"]

@@ -96,6 +96,7 @@ class Store:
                 con.execute("BEGIN TRANSACTION")
                 if not self.has_table(table):
                     con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _incoming LIMIT 0')
+                    self._untype_null_columns(table)
                 else:
                     self._add_missing_columns(table, df)
                 on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in key)
@@ -115,7 +116,14 @@ class Store:
         for col in df.columns:
             if col not in have:
                 dtype = self._con.execute(f'SELECT typeof("{col}") FROM _incoming LIMIT 1').fetchone()[0]
-                self._con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {dtype}')
+                self._con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" '
+                                  f'{"VARCHAR" if dtype.strip(chr(34)) == "NULL" else dtype}')
+
+    def _untype_null_columns(self, table: str) -> None:
+        """A column that was all-None in the first write has type NULL; make it VARCHAR so later text fits."""
+        for name, dtype, *_ in self._con.execute(f'DESCRIBE "{table}"').fetchall():
+            if dtype.strip('"') == "NULL":
+                self._con.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{name}" TYPE VARCHAR')
 
     def read(self, table: str, where: str | None = None, params: Sequence[Any] = ()) -> pd.DataFrame:
         """The whole table (or the rows matching `where`) as a DataFrame; empty if it does not exist."""
