@@ -1,0 +1,137 @@
+"""Find explicit numeric constraints in clause text: "a minimum clear headroom of 2m", "not more than 220mm".
+
+A constraint is a comparator phrase bound to a number with a unit. Only phrases that state a limit count
+(minimum / maximum / at least / not less than / not more than / no more than / not exceed / between ... and);
+bare "more than" and "less than" are left out on purpose because in the Approved Documents they almost
+always open a condition ("If the flight is more than 2m wide, ..."), not a requirement. This is also the
+detector that labels a user's clause quantitative or qualitative when the file has no `kind` column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# unit as written -> (canonical unit, factor to it)
+UNITS: dict[str, tuple[str, float]] = {
+    "mm": ("mm", 1),
+    "millimetres": ("mm", 1),
+    "m": ("mm", 1000),
+    "metre": ("mm", 1000),
+    "metres": ("mm", 1000),
+    "m2": ("m2", 1),
+    "mm2": ("m2", 1e-6),
+    "m3": ("m3", 1),
+    "litres": ("l", 1),
+    "l/s": ("l_s", 1),
+    "minutes": ("min", 1),
+    "mins": ("min", 1),
+    "degrees": ("deg", 1),
+    "kW": ("kw", 1),
+    "dB": ("db", 1),
+    "N": ("n_force", 1),
+    "W/m2K": ("w_m2k", 1),
+    "W/(m2K)": ("w_m2k", 1),
+    "W/m2.K": ("w_m2k", 1),
+    "persons": ("count", 1),
+    "people": ("count", 1),
+    "risers": ("count", 1),
+    "storeys": ("count", 1),
+    "steps": ("count", 1),
+    "exits": ("count", 1),
+}
+_UNIT = "|".join(sorted((re.escape(u) for u in UNITS), key=len, reverse=True))
+_NUM = r"\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?"
+
+
+def _v(i: int) -> str:
+    """A number with its unit, as named groups num<i> / unit<i>."""
+    return rf"(?P<num{i}>{_NUM})\s?(?P<unit{i}>{_UNIT})(?![\w/])"
+
+
+_NP = (
+    r"(?:[a-z][a-z/()]*[ ,]+){0,7}?"  # a short noun phrase: "clear headroom ", "stair width between walls, "
+)
+MIN_WORDS = r"(?:at least|not less than|no less than|not be less than|minimum(?: of)?|a minimum of)"
+MAX_WORDS = (
+    r"(?:not more than|no more than|not be more than|no greater than|not greater than|not exceeding|"
+    r"not exceed|maximum(?: of)?|a maximum of)"
+)
+
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("range", re.compile(rf"\bbetween {_v(1)} and {_v(2)}")),
+    ("range", re.compile(rf"(?<![\d.,]){_v(1)} to {_v(2)}")),
+    ("min", re.compile(rf"\b{MIN_WORDS} {_v(1)}", re.IGNORECASE)),
+    ("max", re.compile(rf"\b{MAX_WORDS} {_v(1)}", re.IGNORECASE)),
+    ("min", re.compile(rf"\bminimum {_NP}of {_v(1)}", re.IGNORECASE)),
+    ("max", re.compile(rf"\bmaximum {_NP}of {_v(1)}", re.IGNORECASE)),
+    ("min", re.compile(rf"(?<![\d.,]){_v(1)} (?:minimum|min\.(?!\w))")),
+    ("max", re.compile(rf"(?<![\d.,]){_v(1)} (?:maximum|max\.(?!\w))")),
+    # fire resistance classes: "minimum REI 30", "(minimum E 30)"
+    (
+        "min",
+        re.compile(
+            r"\bminimum (?:rating of |fire resistance (?:of )?)?(?P<cls1>REI|RE|EI|E|R) ?(?P<num1>\d{2,3})\b"
+        ),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One stated limit: `op` is min / max / range; values are in the canonical `unit`."""
+
+    op: str
+    low: float | None
+    high: float | None
+    unit: str
+    start: int
+    end: int
+    phrase: str
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _value(m: re.Match[str], i: int) -> tuple[float, str]:
+    if m.groupdict().get(f"cls{i}"):
+        return _number(m[f"num{i}"]), "min"
+    unit, factor = UNITS[m[f"unit{i}"]]
+    return round(_number(m[f"num{i}"]) * factor, 6), unit
+
+
+def find_constraints(text: str) -> list[Constraint]:
+    """Every explicit numeric limit in the text, left to right; overlapping matches keep the longest."""
+    found: list[Constraint] = []
+    for op, pattern in PATTERNS:
+        for m in pattern.finditer(text):
+            v1, u1 = _value(m, 1)
+            if op == "range":
+                v2, u2 = _value(m, 2)
+                if u1 != u2 or v1 >= v2:
+                    continue
+                c = Constraint("range", v1, v2, u1, m.start(), m.end(), m.group(0))
+            else:
+                c = Constraint(
+                    op,
+                    v1 if op == "min" else None,
+                    v1 if op == "max" else None,
+                    u1,
+                    m.start(),
+                    m.end(),
+                    m.group(0),
+                )
+            found.append(c)
+    found.sort(key=lambda c: (c.start, -(c.end - c.start)))
+    kept: list[Constraint] = []
+    for c in found:
+        if kept and c.start < kept[-1].end:
+            continue
+        kept.append(c)
+    return kept
+
+
+def is_quantitative(text: str) -> bool:
+    """Does the clause state an explicit numeric constraint?"""
+    return bool(find_constraints(text))
