@@ -1,0 +1,44 @@
+"""The score stage: fill `scores`, `score_summary` and the plateau rows of `tests` from the store."""
+
+from __future__ import annotations
+
+from clauselens.config import ExperimentConfig
+from clauselens.records import Generation, RulePair
+from clauselens.score.metrics import score_generations, selected_metrics
+from clauselens.score.plateau import plateau
+from clauselens.score.summary import summarise
+from clauselens.store import Store
+
+GENERATION_FIELDS = list(Generation.model_fields)
+
+
+def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> None:
+    """Score every generation not yet scored, then recompute the summary and the plateau tests.
+
+    A (cell_id, clause_id) with any row in `scores` counts as scored, so re-running after a crash
+    scores only what is missing, and re-running a finished stage changes nothing (the summary and the
+    tests are recomputed from the same scores with fixed seeds). Summary and plateau rows are derived
+    data: they are replaced whole, so rows of cells or metrics no longer present do not linger.
+    """
+    selected_metrics(cfg.scoring)  # an unknown metric name fails before any work
+    pairs_table = store.read("pairs")
+    if pairs_table.empty:
+        raise ValueError(f"{store.root}: the store has no pairs; run the corpus stage first")
+    generations = store.read("generations")
+    if generations.empty:
+        return
+    done = store.keys("scores", ["cell_id", "clause_id"])
+    todo = generations[[(c, k) not in done for c, k in zip(generations["cell_id"], generations["clause_id"],
+                                                           strict=True)]]
+    if not todo.empty:
+        pairs = [RulePair.from_row(row) for row in pairs_table.to_dict("records")]
+        records = [Generation(**{k: row[k] for k in GENERATION_FIELDS}) for row in todo.to_dict("records")]
+        store.upsert("scores", score_generations(pairs, records, cfg.scoring, progress=progress),
+                     key=["cell_id", "clause_id", "metric"])
+    scores, cells = store.read("scores"), store.read("cells")
+    summary = summarise(scores, pairs_table, cells, cfg.scoring)
+    store.delete("score_summary", "TRUE")
+    store.upsert("score_summary", summary, key=["cell_id", "metric", "subset"])
+    tests = [t.model_dump() for t in plateau(scores, cells, cfg.scoring)] if not cells.empty else []
+    store.delete("tests", "family LIKE 'plateau:%'")
+    store.upsert("tests", tests, key=["family", "test", "metric", "groups"])
