@@ -115,7 +115,7 @@ class Store:
         have = {r[0] for r in self._con.execute(f'DESCRIBE "{table}"').fetchall()}
         for col in df.columns:
             if col not in have:
-                dtype = self._con.execute(f'SELECT typeof("{col}") FROM _incoming LIMIT 1').fetchone()[0]
+                dtype = self._con.execute(f'SELECT typeof("{col}") FROM _incoming LIMIT 1').fetchall()[0][0]
                 self._con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" '
                                   f'{"VARCHAR" if dtype.strip(chr(34)) == "NULL" else dtype}')
 
@@ -156,7 +156,7 @@ class Store:
                 return False
             where = " AND ".join(f'"{k}" = ?' for k in key)
             return bool(self._con.execute(f'SELECT 1 FROM "{table}" WHERE {where} LIMIT 1', list(key.values()))
-                        .fetchone())
+                        .fetchall())
 
     def export(self, out_dir: str | Path, tables: Iterable[str] | None = None) -> list[Path]:
         """Every table as CSV and Parquet (for the report and for users without DuckDB)."""
