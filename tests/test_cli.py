@@ -13,8 +13,10 @@ runner = CliRunner()
 MINIMAL = '[[models]]\nname = "m"\nid = "builtin:clauselens-xs"\n'
 
 
-@pytest.mark.parametrize("command", ["run", "train", "generate", "score", "attribute", "analyse", "report",
-                                     "status", "config", "corpus"])
+@pytest.mark.parametrize(
+    "command",
+    ["run", "train", "generate", "score", "attribute", "analyse", "report", "status", "config", "corpus"],
+)
 def test_every_command_explains_itself(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0, result.output
@@ -40,7 +42,9 @@ def test_missing_dataset_is_one_line_and_exit_2(tmp_path):
     proc = _cli("run", "c.toml", cwd=tmp_path)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "dataset file not found" in lines[0] and "missing.jsonl" in lines[0], proc.stderr
+    assert len(lines) == 1 and "dataset file not found" in lines[0] and "missing.jsonl" in lines[0], (
+        proc.stderr
+    )
     assert not (tmp_path / "runs").exists()  # nothing half-written
 
 

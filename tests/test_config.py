@@ -23,14 +23,17 @@ def test_quickstart_config_is_valid():
     assert len(cfg.config_hash()) == 16
 
 
-@pytest.mark.parametrize("text, needle", [
-    (MINIMAL + "[strategies.lora]\nrank = 4\n", "strategies.lora.rank: unknown key"),
-    (MINIMAL + "[strategies.lora]\nr = 0\n", "strategies.lora.r: Input should be greater than 0"),
-    (MINIMAL + "[attribution]\nmethod = 'magic'\n", "attribution.method"),
-    ("name = 'x'\n", "models: Field required"),
-    (MINIMAL + "[[models]]\nname = 'm'\nid = 'x'\n", "model names must be unique"),
-    (MINIMAL + "seeds = [\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (MINIMAL + "[strategies.lora]\nrank = 4\n", "strategies.lora.rank: unknown key"),
+        (MINIMAL + "[strategies.lora]\nr = 0\n", "strategies.lora.r: Input should be greater than 0"),
+        (MINIMAL + "[attribution]\nmethod = 'magic'\n", "attribution.method"),
+        ("name = 'x'\n", "models: Field required"),
+        (MINIMAL + "[[models]]\nname = 'm'\nid = 'x'\n", "model names must be unique"),
+        (MINIMAL + "seeds = [\n", "not valid TOML"),
+    ],
+)
 def test_bad_configs_name_the_key(tmp_path, text, needle):
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text))

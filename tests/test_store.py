@@ -8,9 +8,17 @@ from clauselens.store import Store, atomic_write
 
 def test_upsert_replaces_rows_with_the_same_key(tmp_path):
     with Store(tmp_path) as store:
-        store.upsert("scores", [{"cell_id": "a", "clause_id": "1", "value": 0.5},
-                                {"cell_id": "a", "clause_id": "2", "value": 0.7}], key=["cell_id", "clause_id"])
-        store.upsert("scores", [{"cell_id": "a", "clause_id": "2", "value": 0.9}], key=["cell_id", "clause_id"])
+        store.upsert(
+            "scores",
+            [
+                {"cell_id": "a", "clause_id": "1", "value": 0.5},
+                {"cell_id": "a", "clause_id": "2", "value": 0.7},
+            ],
+            key=["cell_id", "clause_id"],
+        )
+        store.upsert(
+            "scores", [{"cell_id": "a", "clause_id": "2", "value": 0.9}], key=["cell_id", "clause_id"]
+        )
         df = store.read("scores").sort_values("clause_id")
         assert df["value"].tolist() == [0.5, 0.9]
         assert store.keys("scores", ["cell_id", "clause_id"]) == {("a", "1"), ("a", "2")}

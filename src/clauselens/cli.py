@@ -30,10 +30,16 @@ console = Console(stderr=True)
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (TOML), e.g. examples/quickstart.toml.")]
 OutOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Override the config's output_dir.")]
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="Override a config value: --set attribution.method=shapley (value parsed as TOML).")]
-AllowOpt = Annotated[bool, typer.Option(
-    "--allow-config-change", help="Resume an output folder although its config hash differs.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Override a config value: --set attribution.method=shapley (value parsed as TOML)."
+    ),
+]
+AllowOpt = Annotated[
+    bool,
+    typer.Option("--allow-config-change", help="Resume an output folder although its config hash differs."),
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")]
 
 
@@ -60,14 +66,24 @@ def _config(path: Path, output_dir: Path | None, sets: list[str] | None) -> Expe
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
     for noisy in ("httpx", "urllib3", "filelock", "ray"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _run(config: Path, stages: tuple[str, ...], output_dir: Path | None, sets: list[str] | None,
-         allow: bool, verbose: bool) -> None:
+def _run(
+    config: Path,
+    stages: tuple[str, ...],
+    output_dir: Path | None,
+    sets: list[str] | None,
+    allow: bool,
+    verbose: bool,
+) -> None:
     from clauselens.run import run_study
 
     _setup_logging(verbose)
@@ -86,8 +102,13 @@ def _run(config: Path, stages: tuple[str, ...], output_dir: Path | None, sets: l
 
 
 @app.command()
-def run(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None, allow_config_change: AllowOpt = False,
-        verbose: VerboseOpt = False) -> None:
+def run(
+    config: ConfigArg,
+    output_dir: OutOpt = None,
+    set_: SetOpt = None,
+    allow_config_change: AllowOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
     """Run the whole study: corpus, models, train, generate, score, attribute, analyse, report.
 
     Resumes an interrupted run in the same output folder without redoing finished cells or clauses.
@@ -99,28 +120,53 @@ def run(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None, allow
 
 
 def _stage_command(name: str, needs: tuple[str, ...], doc: str) -> None:
-    def command(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None,
-                allow_config_change: AllowOpt = False, verbose: VerboseOpt = False) -> None:
+    def command(
+        config: ConfigArg,
+        output_dir: OutOpt = None,
+        set_: SetOpt = None,
+        allow_config_change: AllowOpt = False,
+        verbose: VerboseOpt = False,
+    ) -> None:
         _run(config, (*needs, name), output_dir, set_, allow_config_change, verbose)
 
     command.__doc__ = doc
     app.command(name=name)(command)
 
 
-_stage_command("train", ("corpus", "models"), """Fine-tune every (model, strategy, seed) cell: FFT, LoRA, QLoRA.
+_stage_command(
+    "train",
+    ("corpus", "models"),
+    """Fine-tune every (model, strategy, seed) cell: FFT, LoRA, QLoRA.
 
 Builtin ladder models are pretrained (and cached) first. Finished cells are skipped; a killed cell
-resumes from its last checkpoint.""")
-_stage_command("generate", ("corpus",), """Generate a rule for every test clause with every trained cell.
+resumes from its last checkpoint.""",
+)
+_stage_command(
+    "generate",
+    ("corpus",),
+    """Generate a rule for every test clause with every trained cell.
 
-Greedy by default (generation.do_sample for seeded sampling); raw and cleaned outputs go to the store.""")
-_stage_command("score", ("corpus",), """Score generated rules against the references (similarity, edit
-distances, syntax, sandboxed execution verdicts) with bootstrap CIs and the plateau test.""")
-_stage_command("attribute", ("corpus",), """Perturbation attribution of every test clause for every cell.
+Greedy by default (generation.do_sample for seeded sampling); raw and cleaned outputs go to the store.""",
+)
+_stage_command(
+    "score",
+    ("corpus",),
+    """Score generated rules against the references (similarity, edit
+distances, syntax, sandboxed execution verdicts) with bootstrap CIs and the plateau test.""",
+)
+_stage_command(
+    "attribute",
+    ("corpus",),
+    """Perturbation attribution of every test clause for every cell.
 
-Unit, perturbation, method and target come from the [attribution] section; done clauses are skipped.""")
-_stage_command("analyse", (), """Token categories, focus metrics and the statistical tests between
-strategies and sizes (every test stored with its plain-language sentence).""")
+Unit, perturbation, method and target come from the [attribution] section; done clauses are skipped.""",
+)
+_stage_command(
+    "analyse",
+    (),
+    """Token categories, focus metrics and the statistical tests between
+strategies and sizes (every test stored with its plain-language sentence).""",
+)
 _stage_command("report", (), """Write the self-contained HTML report, figures and CSV/Parquet tables.""")
 
 
@@ -163,8 +209,9 @@ def _mount_corpus() -> None:
         from clauselens.corpus.cli import app as corpus_app
     except ImportError:  # pragma: no cover - the corpus CLI is part of the package
         return
-    app.add_typer(corpus_app, name="corpus", help="Extract, build, verify and inspect the clause -> rule corpus.")
+    app.add_typer(
+        corpus_app, name="corpus", help="Extract, build, verify and inspect the clause -> rule corpus."
+    )
 
 
 _mount_corpus()
-

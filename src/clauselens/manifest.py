@@ -18,8 +18,22 @@ from clauselens.config import ConfigError, ExperimentConfig
 from clauselens.store import Store
 
 MANIFEST = "manifest.json"
-PACKAGES = ("clauselens", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "tokenizers",
-            "sentence-transformers", "duckdb", "pandas", "scipy", "statsmodels", "ifcopenshell", "ray")
+PACKAGES = (
+    "clauselens",
+    "torch",
+    "transformers",
+    "peft",
+    "bitsandbytes",
+    "accelerate",
+    "tokenizers",
+    "sentence-transformers",
+    "duckdb",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "ifcopenshell",
+    "ray",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -36,10 +50,16 @@ def git_commit() -> str:
     """The commit of the clauselens checkout, with `+dirty` when it has local changes."""
     here = Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
@@ -49,14 +69,17 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def start_manifest(store: Store, cfg: ExperimentConfig, *, allow_config_change: bool = False) -> dict[str, Any]:
+def start_manifest(
+    store: Store, cfg: ExperimentConfig, *, allow_config_change: bool = False
+) -> dict[str, Any]:
     """Write (or resume) the manifest; refuse a folder that holds a run of another config."""
     path = store.root / MANIFEST
     old = store.read_json(MANIFEST) if path.exists() else None
     if old and old.get("config_hash") != cfg.config_hash() and not allow_config_change:
         raise ConfigError(
             f"{store.root}: output folder holds a run of a different config (hash {old.get('config_hash')}, "
-            f"this config {cfg.config_hash()}); choose another output_dir or pass --allow-config-change")
+            f"this config {cfg.config_hash()}); choose another output_dir or pass --allow-config-change"
+        )
     manifest = {
         "name": cfg.name,
         "config": cfg.model_dump(mode="json"),

@@ -116,8 +116,10 @@ class Store:
         for col in df.columns:
             if col not in have:
                 dtype = self._con.execute(f'SELECT typeof("{col}") FROM _incoming LIMIT 1').fetchall()[0][0]
-                self._con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" '
-                                  f'{"VARCHAR" if dtype.strip(chr(34)) == "NULL" else dtype}')
+                self._con.execute(
+                    f'ALTER TABLE "{table}" ADD COLUMN "{col}" '
+                    f"{'VARCHAR' if dtype.strip(chr(34)) == 'NULL' else dtype}"
+                )
 
     def _untype_null_columns(self, table: str) -> None:
         """A column that was all-None in the first write has type NULL; make it VARCHAR so later text fits."""
@@ -155,8 +157,11 @@ class Store:
             if not self.has_table(table):
                 return False
             where = " AND ".join(f'"{k}" = ?' for k in key)
-            return bool(self._con.execute(f'SELECT 1 FROM "{table}" WHERE {where} LIMIT 1', list(key.values()))
-                        .fetchall())
+            return bool(
+                self._con.execute(
+                    f'SELECT 1 FROM "{table}" WHERE {where} LIMIT 1', list(key.values())
+                ).fetchall()
+            )
 
     def export(self, out_dir: str | Path, tables: Iterable[str] | None = None) -> list[Path]:
         """Every table as CSV and Parquet (for the report and for users without DuckDB)."""
