@@ -167,6 +167,9 @@ _stage_command(
     """Token categories, focus metrics and the statistical tests between
 strategies and sizes (every test stored with its plain-language sentence).""",
 )
+_stage_command("compare", (), """Comparisons across cells on a few clauses: adapter deltas against the base model,
+the quantisation split of QLoRA, category ablation with a random control, robustness of the explanations,
+and whether attribution predicts a correct verdict.""")
 _stage_command("report", (), """Write the self-contained HTML report, figures and CSV/Parquet tables.""")
 
 

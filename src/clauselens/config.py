@@ -144,7 +144,9 @@ class CompareConfig(Section):
 
     enabled: bool = True
     max_clauses: int = Field(6, gt=0)  # test clauses for adapter deltas, the quantisation split, ablation
+    clause_order: Literal["shortest", "id"] = "shortest"  # which attributed test clauses come first
     robustness_clauses: int = Field(3, gt=0)  # clauses per cell for the robustness checks
+    robustness_models: list[str] | None = None  # model names; None: the smallest model only
     shapley_samples: int = Field(8, gt=1)  # permutations per Shapley run in the robustness checks
     ablation_draws: int = Field(5, gt=0)  # random same-size ablations averaged per (clause, category)
     quantisation: bool = True  # score LoRA / QLoRA adapters on both base precisions

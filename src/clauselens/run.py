@@ -23,7 +23,7 @@ from clauselens.store import Store
 
 log = logging.getLogger("clauselens")
 
-STAGES = ("corpus", "models", "train", "generate", "score", "attribute", "analyse", "report")
+STAGES = ("corpus", "models", "train", "generate", "score", "attribute", "analyse", "compare", "report")
 TRAINED = ("fft", "lora", "qlora")
 
 
@@ -69,8 +69,11 @@ def pretraining_texts(pairs: Sequence[RulePair]) -> list[str]:
     """What a builtin ladder model is pretrained on: regulation text plus the train-split rules only."""
     from clauselens.corpus import builtin_clause_texts
 
-    return builtin_clause_texts() + [p.clause.text for p in pairs] + [
-        p.rule for p in pairs if p.split == "train"]
+    return (
+        builtin_clause_texts()
+        + [p.clause.text for p in pairs]
+        + [p.rule for p in pairs if p.split == "train"]
+    )
 
 
 def stage_models(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> pd.DataFrame:
@@ -82,8 +85,11 @@ def stage_models(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair])
     rows = []
     for m in cfg.models:
         prev = done[done["name"] == m.name] if not done.empty else done
-        if not prev.empty and prev.iloc[0]["id"] == m.id and (
-                not m.id.startswith("builtin:") or Path(prev.iloc[0]["path"]).exists()):
+        if (
+            not prev.empty
+            and prev.iloc[0]["id"] == m.id
+            and (not m.id.startswith("builtin:") or Path(prev.iloc[0]["path"]).exists())
+        ):
             continue  # resolved before (a builtin model must also still be in the cache)
         if m.id.startswith("builtin:") and texts is None:
             texts = pretraining_texts(pairs)
@@ -100,8 +106,12 @@ def stage_models(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair])
 
 def plan_cells(cfg: ExperimentConfig, models: pd.DataFrame) -> list[Cell]:
     params = dict(zip(models["name"], models["params"], strict=True))
-    return [Cell(model=m.name, params=int(params[m.name]), strategy=s, seed=seed)
-            for m in cfg.models for s in cfg.strategies.enabled() for seed in cfg.seeds]
+    return [
+        Cell(model=m.name, params=int(params[m.name]), strategy=s, seed=seed)
+        for m in cfg.models
+        for s in cfg.strategies.enabled()
+        for seed in cfg.seeds
+    ]
 
 
 # -- tasks (module level: they travel to Ray workers) ------------------------------------------------
@@ -128,10 +138,24 @@ def train_task(t: CellTask) -> dict[str, Any]:
 
         model, _ = load_causal_lm(t.model_path)
         trainable, total = count_parameters(model)
-        return {"trainable_params": 0, "total_params": total, "steps": 0, "quantized": False,
-                "backend": "none", "notes": "base model, not fine-tuned"}
-    return train_cell(t.cfg, t.model_cfg, t.model_path, t.cell.strategy, t.cell.seed, t.pairs, t.out_dir,
-                      progress=t.progress)
+        return {
+            "trainable_params": 0,
+            "total_params": total,
+            "steps": 0,
+            "quantized": False,
+            "backend": "none",
+            "notes": "base model, not fine-tuned",
+        }
+    return train_cell(
+        t.cfg,
+        t.model_cfg,
+        t.model_path,
+        t.cell.strategy,
+        t.cell.seed,
+        t.pairs,
+        t.out_dir,
+        progress=t.progress,
+    )
 
 
 def _load(t: CellTask) -> tuple[Any, Any]:
@@ -144,8 +168,15 @@ def generate_task(t: CellTask) -> list[Generation]:
     from clauselens.generate import generate_rules
 
     model, tok = _load(t)
-    return generate_rules(model, tok, [p.clause for p in t.pairs], t.cfg.generation, t.cell.seed,
-                          t.cell.cell_id, progress=t.progress)
+    return generate_rules(
+        model,
+        tok,
+        [p.clause for p in t.pairs],
+        t.cfg.generation,
+        t.cell.seed,
+        t.cell.cell_id,
+        progress=t.progress,
+    )
 
 
 @dataclass
@@ -176,7 +207,10 @@ def _target_hooks(t: AttributeTask, model: Any, tok: Any) -> dict[str, Callable[
     from clauselens.generate import generate_from_prompts
 
     hooks: dict[str, Callable[..., Any]] = {
-        "generate_fn": lambda prompts: generate_from_prompts(model, tok, prompts, t.cfg.generation, t.cell.seed)}
+        "generate_fn": lambda prompts: generate_from_prompts(
+            model, tok, prompts, t.cfg.generation, t.cell.seed
+        )
+    }
     if target == "similarity":
         from clauselens.score import embed_similarity
 
@@ -189,8 +223,18 @@ def _target_hooks(t: AttributeTask, model: Any, tok: Any) -> dict[str, Callable[
         buildings = next((b for b in fixtures.values() if b), [])
 
         def verdicts(rules: list[str]) -> list[tuple]:
-            return [tuple(run_rule(clean_rule(r), buildings, t.cfg.scoring.sandbox_timeout_s,
-                                   t.cfg.scoring.sandbox_memory_mb).verdicts) for r in rules]
+            return [
+                tuple(
+                    run_rule(
+                        clean_rule(r),
+                        buildings,
+                        t.cfg.scoring.sandbox_timeout_s,
+                        t.cfg.scoring.sandbox_memory_mb,
+                    ).verdicts
+                )
+                for r in rules
+            ]
+
         hooks["verdict_fn"] = verdicts
     return hooks
 
@@ -218,8 +262,9 @@ class Study:
     def _task(self, cell: Cell, pairs: list[RulePair]) -> CellTask:
         models = self.models().set_index("name")
         mcfg = next(m for m in self.cfg.models if m.name == cell.model)
-        return CellTask(self.cfg, mcfg, models.loc[cell.model, "path"], cell, cell_dir(self.store, cell.cell_id),
-                        pairs)
+        return CellTask(
+            self.cfg, mcfg, models.loc[cell.model, "path"], cell, cell_dir(self.store, cell.cell_id), pairs
+        )
 
     def done_cells(self) -> list[Cell]:
         ok = self.store.keys("cells", ["cell_id", "status"])
@@ -232,22 +277,35 @@ class Study:
     def train(self) -> None:
         pairs = read_pairs(self.store)
         todo = [c for c in self.cells() if c not in self.done_cells()]
-        self.store.upsert("cells", [{**c.model_dump(), "cell_id": c.cell_id, "status": "pending",
-                                     "error": None} for c in todo if not self.store.done("cells", cell_id=c.cell_id)],
-                          key=["cell_id"])
+        self.store.upsert(
+            "cells",
+            [
+                {**c.model_dump(), "cell_id": c.cell_id, "status": "pending", "error": None}
+                for c in todo
+                if not self.store.done("cells", cell_id=c.cell_id)
+            ],
+            key=["cell_id"],
+        )
 
         def record(outcome: Any) -> None:
             cell = next(c for c in todo if c.cell_id == outcome.key)
-            row = {**cell.model_dump(), "cell_id": cell.cell_id,
-                   "status": "done" if outcome.ok else "failed", "error": outcome.error}
+            row = {
+                **cell.model_dump(),
+                "cell_id": cell.cell_id,
+                "status": "done" if outcome.ok else "failed",
+                "error": outcome.error,
+            }
             if outcome.ok:
-                self.store.upsert("training", [{"cell_id": cell.cell_id, "model": cell.model, "params": cell.params,
-                                                "strategy": cell.strategy, "seed": cell.seed, **outcome.value}],
-                                  key=["cell_id"])
+                self.store.upsert("training", [{"cell_id": cell.cell_id, **outcome.value}], key=["cell_id"])
             self.store.upsert("cells", [row], key=["cell_id"])
 
-        self.executor.map(train_task, [self._task(c, pairs) for c in todo], [c.cell_id for c in todo],
-                          on_result=record, progress="train cells")
+        self.executor.map(
+            train_task,
+            [self._task(c, pairs) for c in todo],
+            [c.cell_id for c in todo],
+            on_result=record,
+            progress="train cells",
+        )
 
     def generate(self) -> None:
         tests = self.test_pairs()
@@ -261,8 +319,9 @@ class Study:
 
         def record(outcome: Any) -> None:
             if outcome.ok:
-                self.store.upsert("generations", [g.model_dump() for g in outcome.value],
-                                  key=["cell_id", "clause_id"])
+                self.store.upsert(
+                    "generations", [g.model_dump() for g in outcome.value], key=["cell_id", "clause_id"]
+                )
             else:
                 log.error("generation failed for %s: %s", outcome.key, outcome.error)
 
@@ -280,19 +339,32 @@ class Study:
 
     def attribute(self, shard_size: int = 8) -> None:
         a = self.cfg.attribution
-        have = self.store.keys("attributions", ["cell_id", "clause_id", "method", "target", "perturbation", "unit"])
+        have = self.store.keys(
+            "attributions", ["cell_id", "clause_id", "method", "target", "perturbation", "unit"]
+        )
         gens = self.store.read("generations")
         chosen = self.attribution_clauses()
         tasks, keys = [], []
         for c in self.done_cells():
-            g = gens[gens["cell_id"] == c.cell_id].set_index("clause_id")["raw"].to_dict() if not gens.empty else {}
-            missing = [p for p in chosen if p.clause.clause_id in g and
-                       (c.cell_id, p.clause.clause_id, a.method, a.target, a.perturbation, a.unit) not in have]
+            g = (
+                gens[gens["cell_id"] == c.cell_id].set_index("clause_id")["raw"].to_dict()
+                if not gens.empty
+                else {}
+            )
+            missing = [
+                p
+                for p in chosen
+                if p.clause.clause_id in g
+                and (c.cell_id, p.clause.clause_id, a.method, a.target, a.perturbation, a.unit) not in have
+            ]
             for i in range(0, len(missing), shard_size):
-                shard = missing[i:i + shard_size]
+                shard = missing[i : i + shard_size]
                 base = self._task(c, shard)
-                tasks.append(AttributeTask(**vars(base), targets={p.clause.clause_id: g[p.clause.clause_id]
-                                                                  for p in shard}))
+                tasks.append(
+                    AttributeTask(
+                        **vars(base), targets={p.clause.clause_id: g[p.clause.clause_id] for p in shard}
+                    )
+                )
                 keys.append(f"{c.cell_id}#{i // shard_size}")
 
         def record(outcome: Any) -> None:
@@ -300,10 +372,22 @@ class Study:
                 log.error("attribution failed for %s: %s", outcome.key, outcome.error)
                 return
             attrs, faith = outcome.value
-            self.store.upsert("attributions", [{
-                "cell_id": x.cell_id, "clause_id": x.clause_id, "method": x.method, "target": x.target,
-                "perturbation": x.perturbation, "unit": a.unit, "payload": x.to_json()} for x in attrs],
-                key=["cell_id", "clause_id", "method", "target", "perturbation", "unit"])
+            self.store.upsert(
+                "attributions",
+                [
+                    {
+                        "cell_id": x.cell_id,
+                        "clause_id": x.clause_id,
+                        "method": x.method,
+                        "target": x.target,
+                        "perturbation": x.perturbation,
+                        "unit": a.unit,
+                        "payload": x.to_json(),
+                    }
+                    for x in attrs
+                ],
+                key=["cell_id", "clause_id", "method", "target", "perturbation", "unit"],
+            )
             if faith:
                 self.store.upsert("faithfulness", faith, key=["cell_id", "clause_id", "curve"])
 
@@ -314,14 +398,24 @@ class Study:
 
         analyse_run(self.store, self.cfg)
 
+    def compare(self) -> None:
+        from clauselens.compare import compare_run
+
+        compare_run(self.store, self.cfg)
+
     def report(self) -> Path:
         from clauselens.report import write_report
 
         return write_report(self.store, self.cfg)
 
 
-def run_study(cfg: ExperimentConfig, stages: Sequence[str] = STAGES, *, allow_config_change: bool = False,
-              executor: Any | None = None) -> Path | None:
+def run_study(
+    cfg: ExperimentConfig,
+    stages: Sequence[str] = STAGES,
+    *,
+    allow_config_change: bool = False,
+    executor: Any | None = None,
+) -> Path | None:
     """Run (or resume) the study; returns the report path when the report stage ran."""
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -357,4 +451,3 @@ def run_study(cfg: ExperimentConfig, stages: Sequence[str] = STAGES, *, allow_co
 def describe_progress(store: Store) -> list[tuple[str, int]]:
     """Rows per table: what a run has done so far (for `clauselens status`)."""
     return [(t, len(store.read(t))) for t in sorted(store.tables())]
-
