@@ -1,0 +1,19 @@
+"""clauselens.models: the builtin CPU model ladder and one loader for any causal LM.
+
+`resolve_model` turns a config's model id into a loadable path (pretraining `builtin:*` ladder models
+once, cached); `load_causal_lm` loads it, optionally with a 4-bit bitsandbytes base.
+"""
+
+from clauselens.models.ladder import LADDER, LADDER_VERSION, LadderSpec
+from clauselens.models.loading import base_weight_bytes, count_parameters, load_causal_lm
+from clauselens.models.resolve import resolve_model
+
+__all__ = [
+    "LADDER",
+    "LADDER_VERSION",
+    "LadderSpec",
+    "base_weight_bytes",
+    "count_parameters",
+    "load_causal_lm",
+    "resolve_model",
+]

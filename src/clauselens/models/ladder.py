@@ -1,0 +1,77 @@
+"""The builtin model ladder: one Llama-architecture family at three sizes that train on a laptop CPU.
+
+No weights can be downloaded in the settings clauselens must run in, so the quick start pretrains its
+own small family and model scale stays a real axis of the study. The family is Llama
+(`LlamaForCausalLM`) so that LoRA's targets (q/k/v/o/gate/up/down_proj) and the whole training path
+are the ones a real family such as Qwen2.5 or Mistral takes. Every hidden and MLP width is a multiple
+of 64, the bitsandbytes 4-bit block size, so the QLoRA path quantizes every projection.
+
+Sizes grow about 4-5x per rung (about 0.3M, 1.5M and 6M parameters with the shared 3k vocabulary).
+Every rung sees the same 200 x 16 x 128 tokens, so the rungs differ only in parameters; the learning
+rates are the best of a small sweep per rung (benchmarks/results/ladder_pretrain_2026-11-25.log). The
+budget keeps all three at about three minutes on two idle CPU cores. Changing any spec or the
+pretraining recipe must bump `LADDER_VERSION`, which is part of the cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from transformers import LlamaConfig
+
+LADDER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LadderSpec:
+    """Architecture and pretraining budget of one rung of the ladder."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    steps: int  # pretraining optimizer steps
+    learning_rate: float
+    batch_size: int = 16
+    seq_len: int = 128
+    vocab_size: int = 3072
+    max_position_embeddings: int = 2048
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for field in ("hidden_size", "intermediate_size"):
+            if getattr(self, field) % 64:
+                raise ValueError(f"LadderSpec.{field} must be a multiple of 64 (bitsandbytes block size)")
+        if self.hidden_size % self.num_heads:
+            raise ValueError("LadderSpec.hidden_size must be divisible by num_heads")
+
+    def llama_config(self, vocab_size: int, eos_id: int, pad_id: int) -> LlamaConfig:
+        return LlamaConfig(
+            vocab_size=vocab_size,
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_hidden_layers=self.num_layers,
+            num_attention_heads=self.num_heads,
+            num_key_value_heads=self.num_heads,
+            max_position_embeddings=self.max_position_embeddings,
+            tie_word_embeddings=True,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+            pad_token_id=pad_id,
+        )
+
+    def fingerprint(self) -> str:
+        blob = json.dumps({"version": LADDER_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+LADDER: dict[str, LadderSpec] = {
+    "clauselens-xs": LadderSpec(hidden_size=64, intermediate_size=256, num_layers=2, num_heads=4,
+                                steps=200, learning_rate=4e-3),
+    "clauselens-s": LadderSpec(hidden_size=128, intermediate_size=512, num_layers=4, num_heads=4,
+                               steps=200, learning_rate=2e-3),
+    "clauselens-m": LadderSpec(hidden_size=256, intermediate_size=768, num_layers=6, num_heads=8,
+                               steps=200, learning_rate=4e-3),
+}
