@@ -74,4 +74,7 @@ LADDER: dict[str, LadderSpec] = {
                                steps=200, learning_rate=2e-3),
     "clauselens-m": LadderSpec(hidden_size=256, intermediate_size=768, num_layers=6, num_heads=8,
                                steps=200, learning_rate=4e-3),
+    # not a rung of the study: a seconds-to-pretrain model for the test suite and smoke runs
+    "clauselens-tiny": LadderSpec(hidden_size=64, intermediate_size=128, num_layers=1, num_heads=2,
+                                  steps=30, learning_rate=4e-3, batch_size=8, seq_len=64, vocab_size=1024),
 }

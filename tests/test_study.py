@@ -1,0 +1,141 @@
+"""The whole study end to end on a tiny configuration: numbers come from the run, and runs resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clauselens.config import load_config
+from clauselens.run import run_study
+from clauselens.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny_study.toml"
+pytestmark = pytest.mark.slow
+
+
+def tiny(tmp_path: Path, name: str, **overrides):
+    return load_config(TINY, {"output_dir": str(tmp_path / name), **overrides})
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished tiny study, shared by the tests of this module."""
+    out = tmp_path_factory.mktemp("study")
+    cfg = tiny(out, "base")
+    report = run_study(cfg)
+    return cfg, report
+
+
+def _summary(output_dir: str | Path) -> dict[tuple[str, str], float]:
+    with Store(output_dir) as store:
+        df = store.read("score_summary", "subset = 'all'")
+    return {(r.cell_id, r.metric): r.mean for r in df.itertuples()}
+
+
+def test_study_runs_every_stage_and_writes_the_report(finished):
+    cfg, report = finished
+    assert report is not None and report.name == "index.html" and report.is_file()
+    with Store(cfg.output_dir) as store:
+        cells = store.read("cells")
+        assert sorted(cells["strategy"]) == ["fft", "lora", "qlora"]
+        assert set(cells["status"]) == {"done"}
+        training = store.read("training").set_index("cell_id")
+        assert bool(training.loc["tiny/qlora/s0", "quantized"]) is True
+        assert (
+            training.loc["tiny/lora/s0", "trainable_params"] < training.loc["tiny/fft/s0", "trainable_params"]
+        )
+        n_test = (store.read("pairs")["split"] == "test").sum()
+        assert len(store.read("generations")) == 3 * n_test
+        assert len(store.read("attributions")) == 3 * cfg.attribution.max_clauses
+        assert not store.read("tests").empty
+        manifest = json.loads((Path(cfg.output_dir) / "manifest.json").read_text())
+    assert manifest["config_hash"] == cfg.config_hash() and manifest["finished"]
+    html = report.read_text()
+    # a number in the report is a row of the store
+    sim = _summary(cfg.output_dir)[("tiny/fft/s0", "semantic_similarity")]
+    assert f"{sim:.3f}" in html
+
+
+def test_rerun_is_a_no_op(finished):
+    cfg, _ = finished
+    with Store(cfg.output_dir) as store:
+        before = {t: store.read(t) for t in ("training", "generations", "scores", "attributions")}
+    run_study(cfg)
+    with Store(cfg.output_dir) as store:
+        for table, df in before.items():
+            after = store.read(table)
+            assert len(after) == len(df), table
+        assert (
+            store.read("training").sort_values("cell_id")["wall_s"].tolist()
+            == before["training"].sort_values("cell_id")["wall_s"].tolist()
+        )
+
+
+def test_changing_the_clauses_changes_the_numbers(finished, tmp_path):
+    cfg, _ = finished
+    other = tiny(tmp_path, "other-clauses", **{"data.kinds": ["qualitative"]})
+    run_study(other, stages=("corpus", "models", "train", "generate", "score"))
+    a, b = _summary(cfg.output_dir), _summary(other.output_dir)
+    assert a.keys() == b.keys()
+    assert any(abs(a[k] - b[k]) > 1e-9 for k in a if k[1] == "semantic_similarity")
+
+
+def test_changing_the_model_changes_the_numbers(finished, tmp_path):
+    """A user's own Hugging Face model directory (here: the tiny rung re-initialised) is a model too."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg, _ = finished
+    with Store(cfg.output_dir) as store:
+        path = store.read("models")["path"].iloc[0]
+    model = AutoModelForCausalLM.from_config(AutoModelForCausalLM.from_pretrained(path).config)
+    own = tmp_path / "my-model"
+    model.save_pretrained(own)
+    AutoTokenizer.from_pretrained(path).save_pretrained(own)
+    other = tiny(tmp_path, "other-model", models=[{"name": "tiny", "id": str(own)}])
+    run_study(other, stages=("corpus", "models", "train", "generate", "score"))
+    a, b = _summary(cfg.output_dir), _summary(other.output_dir)
+    assert any(abs(a[k] - b[k]) > 1e-9 for k in a if k[1] in ("semantic_similarity", "levenshtein"))
+
+
+def _cell_markers(out: Path) -> dict[str, float]:
+    return {p.parent.name: p.stat().st_mtime for p in out.glob("cells/*/*") if p.name == "training.json"}
+
+
+def test_killed_run_resumes_without_redoing_finished_cells(tmp_path, finished):
+    out = tmp_path / "killed"
+    exe = Path(sys.executable).with_name("clauselens")
+    proc = subprocess.Popen(
+        [str(exe), "run", str(TINY), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 400
+        while not _cell_markers(out) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert _cell_markers(out), "no cell finished before the deadline"
+        os.killpg(proc.pid, signal.SIGKILL)  # the harshest interruption: no clean-up at all
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    done_before = _cell_markers(out)
+    assert len(done_before) < 3, "the run finished before it could be killed"
+    run_study(load_config(TINY, {"output_dir": str(out)}))
+    done_after = _cell_markers(out)
+    assert len(done_after) == 3
+    for cell, mtime in done_before.items():
+        assert done_after[cell] == mtime, f"{cell} was trained again"
+    with Store(out) as store:
+        assert set(store.read("cells")["status"]) == {"done"}
+        assert (Path(out) / "report" / "index.html").is_file()
