@@ -139,3 +139,20 @@ def test_killed_run_resumes_without_redoing_finished_cells(tmp_path, finished):
     with Store(out) as store:
         assert set(store.read("cells")["status"]) == {"done"}
         assert (Path(out) / "report" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("target", ["similarity", "verdict"])
+def test_regenerating_targets_are_wired_through_the_study(finished, target):
+    """The similarity and verdict targets regenerate under each perturbation (stages meet in run.py)."""
+    cfg, _ = finished
+    other = load_config(TINY, {"output_dir": cfg.output_dir, "attribution.target": target,
+                               "attribution.max_clauses": 1, "attribution.faithfulness": False})
+    run_study(other, stages=("attribute",), allow_config_change=True)
+    with Store(cfg.output_dir) as store:
+        rows = store.read("attributions", "target = ?", [target])
+    assert len(rows) == 3  # one clause for each of the three cells
+    from clauselens.records import Attribution
+
+    attr = Attribution.from_json(rows["payload"].iloc[0])
+    assert attr.target == target and len(attr.scores) == len(attr.units) > 3
+    assert all(s == s for s in attr.scores)  # no NaN

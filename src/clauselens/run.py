@@ -188,55 +188,78 @@ def attribute_task(t: AttributeTask) -> tuple[list[Attribution], list[dict[str, 
     from clauselens.attribute import attribute_clause, faithfulness_curves
 
     model, tok = _load(t)
-    hooks = _target_hooks(t, model, tok)
+    cache_dir = t.out_dir / "attribution-cache"  # resumed shards reuse every evaluated perturbation
     attrs, faith = [], []
     for p in t.pairs:
         target = t.targets[p.clause.clause_id]
-        attr = attribute_clause(model, tok, p.clause, target, t.cfg.attribution, t.cell.cell_id, **hooks)
+        hooks = _target_hooks(t, p, model, tok)
+        attr = attribute_clause(
+            model,
+            tok,
+            p.clause,
+            target,
+            t.cfg.attribution,
+            t.cell.cell_id,
+            seed=t.cell.seed,
+            cache_dir=cache_dir,
+            **hooks,
+        )
         attrs.append(attr)
         if t.cfg.attribution.faithfulness:
-            faith += faithfulness_curves(model, tok, p.clause, target, attr, t.cfg.attribution)
+            faith += faithfulness_curves(
+                model,
+                tok,
+                p.clause,
+                target,
+                attr,
+                t.cfg.attribution,
+                seed=t.cell.seed,
+                cache_dir=cache_dir,
+                **hooks,
+            )
     return attrs, faith
 
 
-def _target_hooks(t: AttributeTask, model: Any, tok: Any) -> dict[str, Callable[..., Any]]:
-    """Wire generation, similarity and verdict checks into the attribution engine for non-logprob targets."""
+def _target_hooks(t: AttributeTask, pair: RulePair, model: Any, tok: Any) -> dict[str, Callable[..., Any]]:
+    """Generation, similarity and verdict checks for the non-logprob targets (stages meet only here)."""
     target = t.cfg.attribution.target
     if target == "logprob":
         return {}
-    from clauselens.generate import generate_from_prompts
+    from clauselens.generate import clean_rule, generate_texts
 
-    hooks: dict[str, Callable[..., Any]] = {
-        "generate_fn": lambda prompts: generate_from_prompts(
-            model, tok, prompts, t.cfg.generation, t.cell.seed
-        )
-    }
+    def generate(prompts: list[str]) -> list[str]:
+        return [raw for raw, _ in generate_texts(model, tok, prompts, t.cfg.generation, t.cell.seed)]
+
     if target == "similarity":
-        from clauselens.score import embed_similarity
+        from clauselens.score.embedding import load_embedder
 
-        hooks["similarity_fn"] = lambda a, b: embed_similarity(a, b, t.cfg.scoring.embedder)
-    else:
-        from clauselens.generate import clean_rule
-        from clauselens.rules import run_rule
-
-        fixtures = {p.clause.clause_id: [f["building"] for f in p.fixtures] for p in t.pairs}
-        buildings = next((b for b in fixtures.values() if b), [])
-
-        def verdicts(rules: list[str]) -> list[tuple]:
+        def similarity(a: list[str], b: list[str]) -> list[float]:
+            embedder = load_embedder(t.cfg.scoring.embedder)
             return [
-                tuple(
-                    run_rule(
-                        clean_rule(r),
-                        buildings,
-                        t.cfg.scoring.sandbox_timeout_s,
-                        t.cfg.scoring.sandbox_memory_mb,
-                    ).verdicts
-                )
-                for r in rules
+                float(x.sentence @ y.sentence)
+                for x, y in zip(embedder.embed(a), embedder.embed(b), strict=True)
             ]
 
-        hooks["verdict_fn"] = verdicts
-    return hooks
+        return {"generate_fn": generate, "similarity_fn": similarity}
+    from clauselens.rules import run_rules
+
+    buildings = [f["building"] for f in pair.fixtures]
+    if not buildings:
+        raise ConfigError(
+            f"attribution.target = 'verdict' needs fixture buildings; clause {pair.clause.clause_id} "
+            "has none (use data.kinds = ['quantitative'] or another target)"
+        )
+
+    def verdicts(rules: list[str]) -> list[tuple]:
+        outcomes = run_rules(
+            [clean_rule(r) for r in rules],
+            buildings,
+            t.cfg.scoring.sandbox_timeout_s,
+            t.cfg.scoring.sandbox_memory_mb,
+        )
+        return [tuple(o.verdicts) for o in outcomes]
+
+    return {"generate_fn": generate, "verdict_fn": verdicts}
 
 
 # -- stages over the grid ----------------------------------------------------------------------------
@@ -333,7 +356,10 @@ class Study:
         score_run(self.store, self.cfg)
 
     def attribution_clauses(self) -> list[RulePair]:
+        """The first `max_clauses` test clauses by id (with fixtures only, for the verdict target)."""
         tests = sorted(self.test_pairs(), key=lambda p: p.clause.clause_id)
+        if self.cfg.attribution.target == "verdict":
+            tests = [p for p in tests if p.fixtures]
         n = self.cfg.attribution.max_clauses
         return tests[:n] if n else tests
 

@@ -5,6 +5,6 @@
 """
 
 from clauselens.generate.cleaning import clean_rule
-from clauselens.generate.generation import generate_rules
+from clauselens.generate.generation import generate_rules, generate_texts
 
-__all__ = ["clean_rule", "generate_rules"]
+__all__ = ["clean_rule", "generate_rules", "generate_texts"]

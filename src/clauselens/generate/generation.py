@@ -43,23 +43,36 @@ def generate_rules(model: torch.nn.Module, tokenizer: object, clauses: Sequence[
     `check_rule` function (`CheckRuleComplete`). `raw` is the decoded continuation up to the stop;
     `rule` is `clean_rule(raw)`; `n_new_tokens` counts the tokens of `raw` (no end token, no padding).
     """
-    if not clauses:
+    prompts = [render_prompt(c, tokenizer).text for c in clauses]
+    outputs = generate_texts(model, tokenizer, prompts, gen_cfg, seed, progress=progress,
+                             label=f"generate {cell_id}")
+    return [Generation(cell_id=cell_id, clause_id=c.clause_id, raw=raw, rule=clean_rule(raw), n_new_tokens=n)
+            for c, (raw, n) in zip(clauses, outputs, strict=True)]
+
+
+def generate_texts(model: torch.nn.Module, tokenizer: object, prompts: Sequence[str],
+                   gen_cfg: GenerationConfig, seed: int, progress: bool = False, label: str = "generate"
+                   ) -> list[tuple[str, int]]:
+    """(raw continuation, its token count) for each full prompt text, with `generate_rules`' decoding.
+
+    The attribution engine's `similarity` and `verdict` targets regenerate from perturbed prompts here.
+    """
+    if not prompts:
         return []
     add_special = not getattr(tokenizer, "chat_template", None)
-    prompts = [tokenizer(render_prompt(c, tokenizer).text,  # type: ignore[operator]
-                         add_special_tokens=add_special)["input_ids"] for c in clauses]
+    ids = [tokenizer(p, add_special_tokens=add_special)["input_ids"] for p in prompts]  # type: ignore[operator]
     eos_ids = _eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id  # type: ignore[attr-defined]
     if pad_id is None:
         pad_id = min(eos_ids) if eos_ids else 0  # masked out either way
     device = next(model.parameters()).device
     gen_config = _decoding_config(gen_cfg, pad_id, eos_ids)
-    order = sorted(range(len(clauses)), key=lambda i: len(prompts[i]))
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     batches = [order[i:i + gen_cfg.batch_size] for i in range(0, len(order), gen_cfg.batch_size)]
-    results: list[Generation | None] = [None] * len(clauses)
+    results: list[tuple[str, int]] = [("", 0)] * len(ids)
     model.eval()
-    for b, batch in enumerate(track(batches, description=f"generate {cell_id}", disable=not progress)):
-        input_ids, attention_mask = _left_pad([prompts[i] for i in batch], pad_id, device)
+    for b, batch in enumerate(track(batches, description=label, disable=not progress)):
+        input_ids, attention_mask = _left_pad([ids[i] for i in batch], pad_id, device)
         stop = CheckRuleComplete(tokenizer, input_ids.shape[1], eos_ids, len(batch))
         with torch.random.fork_rng(devices=_cuda_devices(device)), torch.inference_mode():
             torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
@@ -68,10 +81,8 @@ def generate_rules(model: torch.nn.Module, tokenizer: object, clauses: Sequence[
         new_tokens = out[:, input_ids.shape[1]:].tolist()
         for row, i in enumerate(batch):
             kept = new_tokens[row][:stop.kept(row, len(new_tokens[row]))]
-            raw = tokenizer.decode(kept, skip_special_tokens=True)  # type: ignore[attr-defined]
-            results[i] = Generation(cell_id=cell_id, clause_id=clauses[i].clause_id, raw=raw,
-                                    rule=clean_rule(raw), n_new_tokens=len(kept))
-    return [g for g in results if g is not None]
+            results[i] = (tokenizer.decode(kept, skip_special_tokens=True), len(kept))  # type: ignore[attr-defined]
+    return results
 
 
 def _eos_ids(model: torch.nn.Module, tokenizer: object) -> set[int]:
