@@ -15,7 +15,19 @@ MINIMAL = '[[models]]\nname = "m"\nid = "builtin:clauselens-xs"\n'
 
 @pytest.mark.parametrize(
     "command",
-    ["run", "train", "generate", "score", "attribute", "analyse", "report", "status", "config", "corpus", "compare"],
+    [
+        "run",
+        "train",
+        "generate",
+        "score",
+        "attribute",
+        "analyse",
+        "report",
+        "status",
+        "config",
+        "corpus",
+        "compare",
+    ],
 )
 def test_every_command_explains_itself(command):
     result = runner.invoke(app, [command, "--help"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -74,6 +75,13 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("httpx", "urllib3", "filelock", "ray"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # weight-loading bars of transformers / the hub would bury the study's own progress
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    if not verbose:
+        logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # "optional CPU kernel not found" noise
 
 
 def _run(
@@ -167,9 +175,13 @@ _stage_command(
     """Token categories, focus metrics and the statistical tests between
 strategies and sizes (every test stored with its plain-language sentence).""",
 )
-_stage_command("compare", (), """Comparisons across cells on a few clauses: adapter deltas against the base model,
-the quantisation split of QLoRA, category ablation with a random control, robustness of the explanations,
-and whether attribution predicts a correct verdict.""")
+_stage_command(
+    "compare",
+    (),
+    """Comparisons across cells on a few clauses: adapter deltas against the base
+model, the quantisation split of QLoRA, category ablation with a random control, robustness of the
+explanations, and whether attribution predicts a correct verdict.""",
+)
 _stage_command("report", (), """Write the self-contained HTML report, figures and CSV/Parquet tables.""")
 
 
