@@ -14,7 +14,7 @@ $(BIN)/clauselens: pyproject.toml
 install: $(BIN)/clauselens
 
 quickstart: install
-	$(BIN)/clauselens run examples/quickstart.toml
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/clauselens run examples/quickstart.toml
 
 # headless Chromium for the report test (Debian packages; needs root or sudo)
 browser:
