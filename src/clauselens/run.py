@@ -65,10 +65,18 @@ def read_pairs(store: Store) -> list[RulePair]:
 
 
 # -- models ----------------------------------------------------------------------------------------
-def pretraining_texts(pairs: Sequence[RulePair]) -> list[str]:
-    """What a builtin ladder model is pretrained on: regulation text plus the train-split rules only."""
-    from clauselens.corpus import builtin_clause_texts
+def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> list[str]:
+    """What a builtin ladder model is pretrained on: regulation text plus train-split rules only.
 
+    With the builtin corpus and its stored split, the whole stored train split is used whatever
+    `data.max_train` says, so resizing a study does not re-pretrain (and re-cache) the ladder. Any other
+    split or data set contributes the train rules (and clause text) of this run's own pairs, so no test
+    rule is ever pretrained on.
+    """
+    from clauselens.corpus import builtin_clause_texts, builtin_pairs
+
+    if cfg.data.source == "builtin" and cfg.data.split == "stored":
+        return builtin_clause_texts() + [p.rule for p in builtin_pairs() if p.split == "train"]
     return (
         builtin_clause_texts()
         + [p.clause.text for p in pairs]
@@ -92,7 +100,7 @@ def stage_models(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair])
         ):
             continue  # resolved before (a builtin model must also still be in the cache)
         if m.id.startswith("builtin:") and texts is None:
-            texts = pretraining_texts(pairs)
+            texts = pretraining_texts(cfg, pairs)
         path = resolve_model(m, texts=texts)
         params = m.params
         if params is None:
