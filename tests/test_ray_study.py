@@ -31,10 +31,26 @@ VICTIM = "tiny/lora/s0"  # the training cell whose worker is killed
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Both studies' driver-side work with one torch thread, as the 1-CPU Ray tasks get.
+
+    The comparison is then between executors at the same thread count (a float reduction split over
+    more threads may round differently), and the in-process runs do not oversubscribe the 2 cores.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def ray_session():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=80 * MB,
-             log_to_driver=False)
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, object_store_memory=80 * MB, log_to_driver=False
+    )
     yield
     ray.shutdown()
 
@@ -97,8 +113,19 @@ def ray_run(ray_session, tmp_path_factory) -> tuple[Path, WorkerKiller]:
 
 def _tables(out: Path) -> dict[str, pd.DataFrame]:
     with Store(out) as store:
-        return {t: store.read(t) for t in ("cells", "training", "generations", "scores", "score_summary",
-                                           "attributions", "faithfulness", "pairs")}
+        return {
+            t: store.read(t)
+            for t in (
+                "cells",
+                "training",
+                "generations",
+                "scores",
+                "score_summary",
+                "attributions",
+                "faithfulness",
+                "pairs",
+            )
+        }
 
 
 def test_killed_worker_is_retried_and_every_cell_completes(ray_run, local_run):
@@ -124,8 +151,10 @@ def _keyed(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 def test_ray_and_local_executors_give_the_same_numbers(ray_run, local_run):
     ray_tables, local_tables = _tables(ray_run[0]), _tables(local_run)
     for table in ("pairs", "cells"):
-        pd.testing.assert_frame_equal(_keyed(ray_tables[table], list(ray_tables[table].columns[:1])),
-                                      _keyed(local_tables[table], list(local_tables[table].columns[:1])))
+        pd.testing.assert_frame_equal(
+            _keyed(ray_tables[table], list(ray_tables[table].columns[:1])),
+            _keyed(local_tables[table], list(local_tables[table].columns[:1])),
+        )
 
     cols = ["train_loss", "val_loss", "steps", "trainable_params", "total_params", "quantized"]
     training = [_keyed(t["training"], ["cell_id"])[cols] for t in (ray_tables, local_tables)]
@@ -134,15 +163,23 @@ def test_ray_and_local_executors_give_the_same_numbers(ray_run, local_run):
     generations = [_keyed(t["generations"], ["cell_id", "clause_id"]) for t in (ray_tables, local_tables)]
     pd.testing.assert_frame_equal(*generations)  # raw text, cleaned rule, token counts: identical
 
-    for table, key in (("scores", ["cell_id", "clause_id", "metric"]),
-                       ("score_summary", ["cell_id", "metric", "subset"]),
-                       ("faithfulness", ["cell_id", "clause_id", "curve"])):
-        pd.testing.assert_frame_equal(_keyed(ray_tables[table], key), _keyed(local_tables[table], key),
-                                      check_exact=False, atol=1e-6, obj=table)
+    for table, key in (
+        ("scores", ["cell_id", "clause_id", "metric"]),
+        ("score_summary", ["cell_id", "metric", "subset"]),
+        ("faithfulness", ["cell_id", "clause_id", "curve"]),
+    ):
+        pd.testing.assert_frame_equal(
+            _keyed(ray_tables[table], key),
+            _keyed(local_tables[table], key),
+            check_exact=False,
+            atol=1e-6,
+            obj=table,
+        )
 
     key = ["cell_id", "clause_id", "method", "target", "perturbation", "unit"]
-    attributions = [_keyed(t["attributions"], key)["payload"].map(json.loads)
-                    for t in (ray_tables, local_tables)]
+    attributions = [
+        _keyed(t["attributions"], key)["payload"].map(json.loads) for t in (ray_tables, local_tables)
+    ]
     assert list(attributions[0].index) == list(attributions[1].index)
     for (ident, ray_payload), local_payload in zip(attributions[0].items(), attributions[1], strict=True):
         assert [u["text"] for u in ray_payload["units"]] == [u["text"] for u in local_payload["units"]], ident
