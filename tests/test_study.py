@@ -156,3 +156,29 @@ def test_regenerating_targets_are_wired_through_the_study(finished, target):
     attr = Attribution.from_json(rows["payload"].iloc[0])
     assert attr.target == target and len(attr.scores) == len(attr.units) > 3
     assert all(s == s for s in attr.scores)  # no NaN
+
+
+def test_study_report_is_traceable_and_renders_in_chromium(finished, tmp_path):
+    """The report of a real run: each traced number is a store row; Chromium shows it without errors."""
+    import tempfile
+
+    from test_report import assert_traceable, open_browser, traced
+
+    cfg, report = finished
+    with Store(cfg.output_dir) as store:
+        checked = assert_traceable(store, traced(report.read_text()).found)
+    assert {"score_summary", "training", "tests", "attributions"} <= set(checked), checked
+    driver = open_browser(1280, 900, Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)))
+    try:
+        driver.get(report.resolve().as_uri())
+        assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        figures = driver.execute_script(
+            "return [...document.querySelectorAll('figure img')].map(i => [i.complete, i.naturalWidth])"
+        )
+        assert figures and all(ok and w > 100 for ok, w in figures), figures
+        for anchor in ("findings", "overview", "quality", "attribution", "behaviour", "statistics"):
+            assert driver.execute_script(f"return document.getElementById('{anchor}').offsetHeight") > 50
+        shot = tmp_path / "study-report.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    finally:
+        driver.quit()

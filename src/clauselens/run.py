@@ -385,10 +385,19 @@ class Study:
                 if not gens.empty
                 else {}
             )
+            empty = [
+                p.clause.clause_id
+                for p in chosen
+                if p.clause.clause_id in g and not g[p.clause.clause_id].strip()
+            ]
+            if empty:  # an empty output has nothing to attribute; its quality scores already count it
+                log.warning(
+                    "%s: %d clause(s) with an empty generated rule are not attributed", c.cell_id, len(empty)
+                )
             missing = [
                 p
                 for p in chosen
-                if p.clause.clause_id in g
+                if g.get(p.clause.clause_id, "").strip()
                 and (c.cell_id, p.clause.clause_id, a.method, a.target, a.perturbation, a.unit) not in have
             ]
             for i in range(0, len(missing), shard_size):
