@@ -117,7 +117,7 @@ def run(
     allow_config_change: AllowOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Run the whole study: corpus, models, train, generate, score, attribute, analyse, report.
+    """Run the whole study: corpus, models, train, generate, score, attribute, analyse, compare, report.
 
     Resumes an interrupted run in the same output folder without redoing finished cells or clauses.
     Prints the path of the HTML report at the end.

@@ -24,7 +24,6 @@ from clauselens.store import Store
 log = logging.getLogger("clauselens")
 
 STAGES = ("corpus", "models", "train", "generate", "score", "attribute", "analyse", "compare", "report")
-TRAINED = ("fft", "lora", "qlora")
 
 
 def open_store(cfg: ExperimentConfig) -> Store:
