@@ -30,15 +30,6 @@ OUTPUT = "def check_rule(model):\n    return [s for s in model.elements('stair')
 CFG = compare_attribution_config(AttributionConfig(unit="word", method="loo", perturbation="delete"), 4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matmuls on 2 contended cores run far slower with 2 OpenMP threads than with 1."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def bpe_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
     """Byte-level BPE trained here; with a vocabulary of the bare alphabet it is character-level."""
     tok = Tokenizer(models.BPE())

@@ -36,14 +36,6 @@ def rule(limit: int) -> str:
     return f"def check_rule(model):\n    return [s for s in model.elements('stair') if s.rise_mm > {limit}]\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("compare")

@@ -19,15 +19,6 @@ FUNCTION = ("def check_rule(model):\n"
 TRAILER = "print('done')\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matmuls on 2 contended cores run ~70x slower with 2 OpenMP threads than with 1."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tokenizer() -> PreTrainedTokenizerFast:
     """A byte-level BPE trained in-process: keeps spaces and newlines exactly, like real code LMs."""

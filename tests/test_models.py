@@ -32,14 +32,6 @@ TINY = LadderSpec(hidden_size=64, intermediate_size=128, num_layers=1, num_heads
                   learning_rate=1e-2, batch_size=2, seq_len=16, vocab_size=320)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def tiny_ladder(monkeypatch):
     monkeypatch.setitem(LADDER, "clauselens-test", TINY)

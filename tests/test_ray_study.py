@@ -31,21 +31,6 @@ VICTIM = "tiny/lora/s0"  # the training cell whose worker is killed
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Both studies' driver-side work with one torch thread, as the 1-CPU Ray tasks get.
-
-    The comparison is then between executors at the same thread count (a float reduction split over
-    more threads may round differently), and the in-process runs do not oversubscribe the 2 cores.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def ray_session():
     ray.init(

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import clauselens.score.stage as stage
 from clauselens.config import ExperimentConfig, ModelConfig, ScoringConfig
@@ -29,15 +28,6 @@ REFERENCE = '''def check_rule(model):
 WRONG_THRESHOLD = REFERENCE.replace("800", "840")
 SYNTAX_ERROR = "def check_rule(model):\n    findings = [\n    return findings\n"
 FORBIDDEN = "import os\n\ndef check_rule(model):\n    os.listdir('/')\n    return []\n"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """MiniLM on 2 contended cores runs ~10x slower with 2 OpenMP threads than with 1."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def door_building(name: str, width_mm: float) -> dict:

@@ -19,15 +19,6 @@ from clauselens.train.examples import IGNORE_INDEX, encode_pairs
 STEPS = 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and OpenMP threads crawl on a contended machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _pair(i: int, split: str = "train") -> RulePair:
     limit = 150 + 10 * i
     clause = Clause(clause_id=f"K:1.{i}", document="K", paragraph=f"1.{i}", title="Stairs",
