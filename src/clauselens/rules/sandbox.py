@@ -9,13 +9,8 @@ docs/rules.md.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from . import supervise
 from .building import BuildingModel, Finding
 from .ifc import building_data
 
@@ -39,11 +35,9 @@ Status = Literal[
 ]
 BuildingSource = str | Path | dict[str, Any] | BuildingModel
 STATUSES = frozenset(get_args(Status))
-CHILD = Path(__file__).with_name("sandbox_child.py")
 RULE_FILENAME = "<rule>"
 MAX_CODE_CHARS = 100_000
 MIN_MEMORY_MB = 64
-KILL_GRACE_S = 2.0
 
 
 @dataclass
@@ -113,51 +107,18 @@ def _run(code: str, buildings: list[dict[str, Any]], timeout_s: float, memory_mb
         return RuleOutcome(
             "ok", "no buildings: only the syntax was checked", wall_s=time.perf_counter() - start
         )
-    request = json.dumps(
-        {"code": code, "buildings": buildings, "memory_mb": memory_mb, "cpu_s": math.ceil(timeout_s) + 1}
-    ).encode()
-    out, err, timed_out, returncode = _communicate(request, timeout_s)
-    outcome = _collect(out, n)
-    if outcome.status == "ok" and timed_out:  # a failure on an earlier building stays the first failure
+    request = {"code": code, "buildings": buildings, "memory_mb": memory_mb}
+    run = supervise.run_child(request, timeout_s, memory_mb, math.ceil(timeout_s) + 1)
+    outcome = _collect(run.rows, n)
+    if outcome.status == "ok" and run.timed_out:  # a failure on an earlier building stays the first failure
         outcome.status, outcome.message = "timeout", f"the rule ran longer than {timeout_s:g} s"
-    elif outcome.status == "ok" and not _finished(out):
-        outcome.status, outcome.message = _crash(returncode, err)
+    elif outcome.status == "ok" and run.flooded:
+        outcome.status = "exception"
+        outcome.message = f"the rule wrote more than {supervise.MAX_RESULT_BYTES} bytes to its result channel"
+    elif outcome.status == "ok" and not run.finished:
+        outcome.status, outcome.message = _crash(run.returncode, run.stderr)
     outcome.wall_s = time.perf_counter() - start
     return outcome
-
-
-def _communicate(request: bytes, timeout_s: float) -> tuple[bytes, bytes, bool, int]:
-    """Run the child on `request`: (stdout, stderr, timed out, return code). Never leaves it running."""
-    proc = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-B", str(CHILD)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={},
-        cwd="/",
-        start_new_session=True,
-    )
-    timed_out = False
-    try:
-        out, err = proc.communicate(request, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_session(proc)
-        try:
-            out, err = proc.communicate(timeout=KILL_GRACE_S)
-        except subprocess.TimeoutExpired:  # something outside the session holds the pipes open
-            out, err = b"", b""
-    finally:
-        if proc.poll() is None:  # the caller was interrupted (KeyboardInterrupt, cancelled task)
-            _kill_session(proc)
-            proc.wait()
-    return out, err, timed_out, proc.wait()
-
-
-def _kill_session(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the child's whole session: the child and anything it managed to start."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _syntax_error(code: str) -> tuple[str, int | None] | None:
@@ -173,33 +134,31 @@ def _syntax_error(code: str) -> tuple[str, int | None] | None:
     return None
 
 
-def _collect(out: bytes, n: int) -> RuleOutcome:
-    """Per-building results from the child's JSON lines; the first failure sets the status.
-
-    Lines that do not follow the protocol are skipped, so a child that writes garbage cannot raise here.
-    """
+def _collect(rows: list[tuple[Any, ...]], n: int) -> RuleOutcome:
+    """Per-building results from the child's rows (building, status, message, line, findings); the first
+    failure in building order sets the status. Rows that do not follow the protocol are skipped."""
     outcome = RuleOutcome("ok", findings=[[] for _ in range(n)], verdicts=[None] * n)
-    for raw in out.splitlines():
+    failures: dict[int, tuple[str, str, int | None]] = {}
+    for row in rows:
         try:
-            row = json.loads(raw)
-            i, status = int(row["building"]), row["status"]
-            findings = [Finding(str(e), bool(c), str(m)) for e, c, m in row.get("findings", [])]
-            line = row.get("line")
-            if not 0 <= i < n or status not in STATUSES or not (line is None or isinstance(line, int)):
+            i, status, message, line, raw = row
+            findings = [Finding(str(e), bool(c), str(m)) for e, c, m in raw]
+            valid = isinstance(i, int) and 0 <= i < n and status in STATUSES and isinstance(message, str)
+            if not valid or not (line is None or isinstance(line, int)) or i in failures:
                 continue
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError):
             continue
         if status == "ok":
             outcome.findings[i] = findings
             outcome.verdicts[i] = all(f.compliant for f in findings)
-        elif outcome.status == "ok":
-            outcome.status, outcome.line = status, line
-            outcome.message = f"building {i}: {row.get('message', '')}"
+        else:
+            failures[i] = (status, message, line)
+            outcome.findings[i], outcome.verdicts[i] = [], None
+    if failures:
+        first = min(failures)
+        outcome.status, message, outcome.line = failures[first]  # type: ignore[assignment]
+        outcome.message = f"building {first}: {message}"
     return outcome
-
-
-def _finished(out: bytes) -> bool:
-    return out.rstrip().endswith(b'{"done": true}')
 
 
 def _crash(returncode: int, err: bytes) -> tuple[Status, str]:
@@ -209,6 +168,6 @@ def _crash(returncode: int, err: bytes) -> tuple[Status, str]:
         return "timeout", "the rule used up its CPU-time limit"
     if (
         "MemoryError" in tail or "allocate memory" in tail or returncode == -signal.SIGKILL
-    ):  # SIGKILL: OOM killer
+    ):  # SIGKILL: the OOM killer (a rule cannot send signals: the seccomp filter refuses kill)
         return "memory", f"the rule process ran out of memory (exit {returncode}) {tail}".strip()
     return "exception", f"the rule process died (exit {returncode}) {tail}".strip()

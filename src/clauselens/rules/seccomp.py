@@ -13,23 +13,23 @@ user, group or capabilities; namespaces, mounts, kernel modules, BPF, perf, user
 (which could open files past the filter), keyrings, TIOCSTI; opening a file for writing or creating
 one; creating, removing, renaming, linking or changing the mode or owner of any path.
 
-Why a launcher: Python has no seccomp call of its own, and loading ctypes into the process that runs the
-rule would hand the rule a memory-read primitive (ctypes' base classes stay reachable through
-`object.__subclasses__()`). So this module runs as a small program of its own (`python -I -S seccomp.py
-MEMORY_MB CPU_S -- CHILD...`): it sets the resource limits, installs the filter and replaces itself with
-the child through `fexecve` on a descriptor numbered `EXEC_FD`. The filter allows `execveat` on that
-descriptor number only and `execve` never; `RLIMIT_NOFILE` (`MAX_FILES`) keeps every later descriptor
-far below `EXEC_FD`, so once the child runs, nothing can be executed again. Changing user stays allowed
-(the kernel refuses it to anyone but root), because a root child drops to nobody only after the
-interpreter has started. Standard library only; Linux only.
+Why a launcher: Python has no seccomp call of its own, and loading ctypes into the process that runs
+the rule would hand the rule a memory-read primitive (ctypes' base classes stay reachable through
+`object.__subclasses__()`). So this module runs as a small program of its own (`python -I -S
+seccomp.py MEMORY_MB CPU_S FILTER RESULT_FD -- CHILD...`): it sets the resource limits, installs the
+filter and replaces itself with the child through `fexecve` on a descriptor numbered `EXEC_FD`. The
+filter allows `execveat` on that descriptor number only and `execve` never; `RLIMIT_NOFILE`
+(`MAX_FILES`) keeps every later descriptor far below `EXEC_FD`, so once the child runs nothing can be
+executed again. Changing user stays allowed (the kernel refuses it to anyone but root), because a
+root child drops to nobody only after the interpreter has started. Standard library only; Linux only.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import resource
 import os
+import resource
 
 ALLOW = 0x7FFF0000
 CMP_EQ = 4
@@ -49,6 +49,7 @@ DENIED = (
 ).split()
 WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC)
 EXEC_FD = 1000
+RESULT_FD = 3
 MAX_FILES = 32
 
 
@@ -130,8 +131,18 @@ def _limit(kind: int, value: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """`seccomp.py MEMORY_MB CPU_S -- PROGRAM ARGS...`: limit, filter, then become PROGRAM."""
-    memory_mb, cpu_s, program = int(argv[0]), int(argv[1]), argv[3:]
+    """`seccomp.py MEMORY_MB CPU_S FILTER RESULT_FD -- PROGRAM ARGS...`: limit, filter (FILTER=1), move
+    the result descriptor to 3, then become PROGRAM."""
+    memory_mb, cpu_s, use_filter, result_fd, program = (
+        int(argv[0]),
+        int(argv[1]),
+        argv[2],
+        int(argv[3]),
+        argv[5:],
+    )
+    if result_fd != RESULT_FD:
+        os.dup2(result_fd, RESULT_FD)
+        os.close(result_fd)
     binary = os.open(program[0], os.O_RDONLY | os.O_CLOEXEC)
     os.dup2(binary, EXEC_FD, inheritable=False)
     os.close(binary)
@@ -141,7 +152,8 @@ def main(argv: list[str]) -> None:
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_NPROC, 0)  # not enforced for root; the filter refuses fork and clone anyway
     _limit(resource.RLIMIT_NOFILE, MAX_FILES)
-    install()
+    if use_filter == "1":
+        install()
     os.execve(EXEC_FD, program, {})
 
 
