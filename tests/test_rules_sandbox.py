@@ -188,21 +188,28 @@ def test_results_cannot_be_forged_by_printing() -> None:
     assert run_rule(code, [DOORS]).status == "exception"
 
 
-def test_garbage_from_the_child_is_skipped_not_raised() -> None:
+def test_rows_not_following_the_protocol_are_skipped_not_raised() -> None:
     from clauselens.rules.sandbox import _collect
 
-    out = b"""not json
-[1, 2]
-{"building": 0, "status": "ok", "findings": [1]}
-{"building": 7, "status": "ok", "findings": []}
-{"building": 0, "status": "pwned"}
-{"building": 0, "status": "exception", "line": "3"}
-{"building": 1, "status": "ok", "findings": [["d", true, "m"], ["e", false, ""]]}
-"""
-    outcome = _collect(out, 2)
+    rows = [
+        ("not", "a", "row"),
+        (0, "ok", "", None, [1]),
+        (7, "ok", "", None, []),
+        (0, "pwned", "", None, []),
+        (0, "exception", "m", "3", []),
+        (1, "ok", "", None, [("d", True, "m"), ("e", False, "")]),
+    ]
+    outcome = _collect(rows, 2)
     assert outcome.status == "ok"
     assert outcome.verdicts == [None, False]
     assert outcome.findings[1] == [Finding("d", True, "m"), Finding("e", False, "")]
+
+
+def test_a_reported_failure_is_not_overwritten_by_a_later_row() -> None:
+    from clauselens.rules.sandbox import _collect
+
+    outcome = _collect([(0, "forbidden_operation", "open", 3, []), (0, "ok", "", None, [])], 1)
+    assert outcome.status == "forbidden_operation" and outcome.line == 3 and outcome.verdicts == [None]
 
 
 def test_failures_are_per_building_and_the_first_one_wins() -> None:

@@ -115,8 +115,14 @@ def _run(code: str, buildings: list[dict[str, Any]], timeout_s: float, memory_mb
     elif outcome.status == "ok" and run.flooded:
         outcome.status = "exception"
         outcome.message = f"the rule wrote more than {supervise.MAX_RESULT_BYTES} bytes to its result channel"
-    elif outcome.status == "ok" and not run.finished:
+    elif outcome.status == "ok" and (not run.finished or run.returncode != 0):
         outcome.status, outcome.message = _crash(run.returncode, run.stderr)
+    elif outcome.status == "ok" and None in outcome.verdicts:
+        missing = outcome.verdicts.index(None)
+        outcome.status, outcome.message = (
+            "exception",
+            f"building {missing}: the rule process reported no result",
+        )
     outcome.wall_s = time.perf_counter() - start
     return outcome
 

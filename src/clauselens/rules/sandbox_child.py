@@ -78,11 +78,8 @@ REFUSED_EVENTS = frozenset(
         "sys.addaudithook",
         "sys.settrace",
         "sys.setprofile",
-        "sys._getframe",
         "sys._current_frames",
         "sys._current_exceptions",
-        "object.__setattr__",
-        "object.__delattr__",
         "resource.setrlimit",
         "resource.prlimit",
         "builtins.input",
@@ -125,38 +122,61 @@ MAX_FINDINGS = 10_000
 MAX_TEXT = 500
 
 
-# --- functions that run after lock-down; each is rebuilt with private globals by _detach -----------
-# The names below are placeholders here; main() puts the real values into the private globals only.
-STATE: list[Any] = []  # [building index, trusted, refused already]
-VIOLATION: type[BaseException] = BaseException
+# --- the audit hook: rebuilt over its own private globals by _detach; rule code never reaches them ---
+# These names are placeholders here; main() puts the real values into the hook's private globals only.
+BUSY = [False]  # the hook is running: events its own frame reads raise are let through
+BUILDING = [-1]  # index of the building being checked, counted by the hook itself
 TOKEN = b""
 RESULT_FD = -1
+RUNNER: tuple[Any, Any] = (None, None)  # (code, globals) of the one frame allowed to report results
 GETFRAME = sys._getframe
 WRITE = os.write
+EXIT = os._exit
+TRACEBACK = types.TracebackType
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    """The audit hook: refuse what a rule must not do, record the first refusal, raise into the rule.
-
-    STATE = [building index, trusted, refused already]; while `trusted` is set, the child itself is
-    reading frames or tracebacks, with no rule code on the way.
-    """
-    if STATE[1]:
+    """The audit hook. CPython builds `event` and `args` as an exact str and tuple; everything inside
+    `args` may be the rule's own object, so it is type-checked before any use, and the hook never calls
+    a method of a rule object (which would run rule code while the hook is busy)."""
+    if BUSY[0]:
         return
+    BUSY[0] = True
+    try:
+        _check(event, args)
+    finally:
+        BUSY[0] = False
+
+
+def _check(event: str, args: tuple[Any, ...]) -> None:
     if event == "object.__getattr__":
-        if args[1] in FRAME_ATTRIBUTES:
+        if type(args[1]) is not str or args[1] in FRAME_ATTRIBUTES:
             _refuse("forbidden_operation", f"reading {_text(args[1])} is not allowed in a rule")
         return
+    if event == "object.__setattr__":
+        if type(args[1]) is not str or args[1] == "__code__":
+            _refuse("forbidden_operation", f"setting {_text(args[1])} is not allowed in a rule")
+        return
     first = _text(args[0]) if args else ""
-    if event == "clauselens.import":
+    if event == "clauselens.line":
+        _traceback_line(args[0])
+    elif event in ("clauselens.building", "clauselens.emit"):
+        frame = GETFRAME(2)  # 0: _check, 1: _audit, 2: whoever called sys.audit
+        if frame.f_code is not RUNNER[0] or frame.f_globals is not RUNNER[1]:
+            _refuse("forbidden_operation", f"{event} is not allowed in a rule")
+        if event == "clauselens.building":
+            BUILDING[0] += 1
+        else:
+            _emit_row(args[0])
+    elif event == "clauselens.import":
         allowed = args[1] if type(args[1]) is str else ""
         _refuse("forbidden_import", f"import of {first} is not allowed in a rule; {allowed}")
-    if event == "import":
+    elif event == "import":
         _refuse("forbidden_import", f"import of {first} is not allowed in a rule")
-    if event == "clauselens.refused":
+    elif event == "clauselens.refused":
         name = args[0] if type(args[0]) is str else "?"
         _refuse("forbidden_operation", f"{name}() is not allowed in a rule")
-    if event in REFUSED_EVENTS or event.startswith(REFUSED_EVENT_PREFIXES):
+    elif event in REFUSED_EVENTS or event.startswith(REFUSED_EVENT_PREFIXES):
         _refuse("forbidden_operation", f"{event} {first} is not allowed in a rule".replace("  ", " "))
 
 
@@ -166,21 +186,55 @@ def _text(value: Any) -> str:
 
 
 def _refuse(status: str, message: str) -> None:
-    """Write the first refusal (with the rule's line) on the result descriptor, then raise."""
-    if not STATE[2]:
-        STATE[2] = STATE[1] = True
-        try:
-            line = _caller_rule_line(GETFRAME(2))
-        finally:
-            STATE[1] = False
-        _emit((STATE[0], status, message[:MAX_TEXT], line, []))
-    raise VIOLATION(message)
-
-
-def _caller_rule_line(frame: Any) -> int | None:
-    while frame is not None and frame.f_code.co_filename != RULE_FILENAME:
+    """Report the refusal with the rule's line, then end the process: nothing the rule does after a
+    refused action counts, and a rule cannot catch it."""
+    frame, line = GETFRAME(0), None
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if type(name) is str and name == RULE_FILENAME:
+            line = frame.f_lineno
+            break
         frame = frame.f_back
-    return frame.f_lineno if frame is not None else None
+    frame = None
+    _emit((max(BUILDING[0], 0), status, message[:MAX_TEXT], line, []))
+    _emit(("done",))
+    EXIT(0)
+
+
+def _traceback_line(box: Any) -> None:
+    """box = [traceback]: replace it by the last rule-source line in the traceback (or None)."""
+    if type(box) is not list or len(box) != 1:
+        return
+    tb, line = box[0], None
+    while type(tb) is TRACEBACK:
+        name = tb.tb_frame.f_code.co_filename
+        if type(name) is str and name == RULE_FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    box[0] = line
+
+
+def _emit_row(row: Any) -> None:
+    """Write the runner's row for the current building, or "done"; only plain values pass."""
+    if type(row) is tuple and len(row) == 1 and type(row[0]) is str and row[0] == "done":
+        _emit(("done",))
+        return
+    if type(row) is not tuple or len(row) != 4:
+        return
+    status, message, line, findings = row
+    if type(status) is not str or type(message) is not str or type(findings) is not list:
+        return
+    if not (line is None or type(line) is int):
+        return
+    clean = []
+    for f in findings:
+        if type(f) is not list or len(f) != 3:
+            return
+        element, compliant, text = f[0], f[1], f[2]
+        if type(element) is not str or type(compliant) is not bool or type(text) is not str:
+            return
+        clean.append([element[:MAX_TEXT], compliant, text[:MAX_TEXT]])
+    _emit((BUILDING[0], status, message[:MAX_TEXT], line, clean))
 
 
 def _emit(row: tuple[Any, ...]) -> None:
@@ -209,20 +263,19 @@ def _guarded_import(
     return real_import(name, globals, locals, fromlist, level)
 
 
-def _run_all(*, code, models, finding, rule_builtins, memory_mb) -> None:
-    """Run the rule on each building and emit its row; stop at the first refusal (already emitted)."""
-    state = STATE
-    for i, model in enumerate(models):
-        state[0] = i
+# --- the runner: rebuilt over its own private globals (without the hook's) by _detach -----------
+
+
+def _run_all(code, models, finding, rule_builtins, memory_mb, audit) -> None:
+    """Run the rule on each building; the hook writes each row (it checks that this frame asks)."""
+    for model in models:
+        audit("clauselens.building")
         sys.stdout = io.StringIO()  # print() output is discarded; results have their own descriptor
-        row = _run_one(code, model, finding, rule_builtins, memory_mb)
-        if state[2]:
-            break
-        _emit((i, *row))
-    _emit(("done",))
+        audit("clauselens.emit", _run_one(code, model, finding, rule_builtins, memory_mb, audit))
+    audit("clauselens.emit", ("done",))
 
 
-def _run_one(code, model, finding, rule_builtins, memory_mb) -> tuple[Any, ...]:
+def _run_one(code, model, finding, rule_builtins, memory_mb, audit) -> tuple[Any, ...]:
     """(status, message, line, findings) for one building, the rule module executed in fresh globals."""
     module = types.ModuleType(RULE_MODULE)  # in sys.modules: dataclasses looks it up there
     module.__dict__.update({"__builtins__": rule_builtins, "Finding": finding})
@@ -237,27 +290,18 @@ def _run_one(code, model, finding, rule_builtins, memory_mb) -> tuple[Any, ...]:
         if type(rows) is str:
             return ("bad_return", rows, None, [])
         return ("ok", "", None, rows)
-    except VIOLATION:
-        return ("forbidden_operation", "", None, [])  # the hook has emitted the real row
     except MemoryError as exc:
         message = f"MemoryError: the rule exceeded its {memory_mb} MB limit"
-        return ("memory", message, _traceback_rule_line(exc.__traceback__), [])
+        return ("memory", message, _rule_line(exc.__traceback__, audit), [])
     except BaseException as exc:  # the rule's own failure, whatever it raised
-        return ("exception", _describe(exc), _traceback_rule_line(exc.__traceback__), [])
+        return ("exception", _describe(exc), _rule_line(exc.__traceback__, audit), [])
 
 
-def _traceback_rule_line(tb: Any) -> int | None:
-    """The last rule-source line in a traceback (read while trusted: no rule code runs here)."""
-    state, line = STATE, None
-    state[1] = True
-    try:
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == RULE_FILENAME:
-                line = tb.tb_lineno
-            tb = tb.tb_next
-    finally:
-        state[1] = False
-    return line if type(line) is int else None
+def _rule_line(tb: Any, audit: Any) -> int | None:
+    """The last rule-source line of a traceback, read by the hook (frames are closed to everyone else)."""
+    box = [tb]
+    audit("clauselens.line", box)
+    return box[0] if type(box[0]) is int else None
 
 
 def _plain(value: Any) -> str:
@@ -292,19 +336,22 @@ def _check_return(result: Any, finding: type) -> list[list[Any]] | str:
 
 # --- set-up, before lock-down -------------------------------------------------------------------
 
-DETACHED = (_audit, _text, _refuse, _caller_rule_line, _emit, _run_all, _run_one, _traceback_rule_line)
-DETACHED += (_plain, _describe, _check_return)
+HOOK_FUNCTIONS = ("_audit", "_check", "_text", "_refuse", "_traceback_line", "_emit_row", "_emit")
+RUNNER_FUNCTIONS = ("_run_all", "_run_one", "_rule_line", "_plain", "_describe", "_check_return")
 CONSTANTS = ("RULE_FILENAME", "RULE_MODULE", "MAX_FINDINGS", "MAX_TEXT", "REFUSED_EVENTS")
 CONSTANTS += ("REFUSED_EVENT_PREFIXES", "FRAME_ATTRIBUTES", "io", "sys", "types")
 
 
-def _detach(functions: tuple[types.FunctionType, ...], names: dict[str, Any]) -> dict[str, Any]:
-    """Rebuild `functions` over one private globals dict (a builtins copy, `names`, each other)."""
+def _detach(names: tuple[str, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """Move the functions `names` out of this module into one new globals dict (a private copy of the
+    builtins, the constants, `values` and each other): no module global leads to them afterwards."""
+    module = globals()
     private: dict[str, Any] = {"__builtins__": dict(vars(builtins)), "__name__": "sandbox"}
-    private.update(names)
-    private.update({name: globals()[name] for name in CONSTANTS})
-    for f in functions:
-        private[f.__name__] = types.FunctionType(f.__code__, private, f.__name__)
+    private.update({name: module[name] for name in CONSTANTS})
+    private.update(values)
+    for name in names:
+        f = module.pop(name)
+        private[name] = types.FunctionType(f.__code__, private, name, f.__defaults__)
     return private
 
 
@@ -340,7 +387,9 @@ def _rule_builtins(api: types.ModuleType) -> dict[str, Any]:
         }
     )
     allowed_text = f"allowed: {', '.join(sorted(ALLOWED_IMPORTS))}, clauselens.rules"
-    guard = types.FunctionType(_guarded_import.__code__, {"__builtins__": {}}, "__import__")
+    guard = types.FunctionType(
+        _guarded_import.__code__, {"__builtins__": {}}, "__import__", _guarded_import.__defaults__
+    )
     state = (ALLOWED_IMPORTS, facades, package, builtins.__import__, sys.audit, allowed_text, type, str)
     namespace = dict(vars(builtins))
     for name in REFUSED_BUILTINS:
@@ -360,7 +409,9 @@ def _drop_privileges() -> None:
         raise SystemExit("sandbox child: could not drop root")
 
 
-def main(result_fd: int) -> None:
+def _start(result_fd: int) -> Any:
+    """Set everything up and install the hook; return the runner, to be called by the caller's caller so
+    that no frame a rule can walk to holds it (rule code can reach frames through `sys._getframe`)."""
     request = json.loads(sys.stdin.buffer.read())
     os.dup2(1, 0)  # stdin is spent; fd 1 is /dev/null
     api = _load_rule_api()
@@ -371,31 +422,27 @@ def main(result_fd: int) -> None:
     code = compile(request["code"], RULE_FILENAME, "exec", dont_inherit=True)
     rule_builtins = _rule_builtins(api)
     _drop_privileges()
-    names = {
-        "STATE": [0, False, False],
-        "VIOLATION": type("SandboxViolation", (BaseException,), {"__slots__": ()}),
-        "GETFRAME": sys._getframe,
+    runner = _detach(RUNNER_FUNCTIONS, {})
+    run_all = runner.pop("_run_all")  # nothing but the caller's evaluation stack holds it
+    values = {
+        "BUSY": [False],
+        "BUILDING": [-1],
         "TOKEN": request["token"].encode(),
-        "WRITE": os.write,
         "RESULT_FD": result_fd,
+        "RUNNER": (run_all.__code__, runner),
+        "GETFRAME": sys._getframe,
+        "WRITE": os.write,
+        "EXIT": os._exit,
+        "TRACEBACK": types.TracebackType,
     }
-    private = _detach(DETACHED, names)
-    run = functools.partial(
-        private["_run_all"],
-        code=code,
-        models=models,
-        finding=api.Finding,
-        rule_builtins=rule_builtins,
-        memory_mb=int(request["memory_mb"]),
-    )
-    hook = private["_audit"]
-    del request, names, private, api, rule_builtins, models, code
+    hook = _detach(HOOK_FUNCTIONS, values)["_audit"]
     sys.modules.pop("__main__", None)
     sys.addaudithook(hook)
-    del hook
-    run()
-    os._exit(0)  # skip interpreter shutdown: rule-defined __del__ methods never run
+    return functools.partial(
+        run_all, code, models, api.Finding, rule_builtins, int(request["memory_mb"]), sys.audit
+    )
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    _start(int(sys.argv[1]))()
+    os._exit(0)  # skip interpreter shutdown: rule-defined __del__ methods never run
