@@ -44,12 +44,14 @@ class ChildRun:
     returncode: int = 0
 
 
-def command(memory_mb: int, cpu_s: int, result_fd: int) -> list[str]:
-    """bwrap (when it works here) + the seccomp launcher + the child interpreter."""
+def command(memory_mb: int, cpu_s: int, result_fd: int, program: list[str] | None = None) -> list[str]:
+    """bwrap (when it works here) + the seccomp launcher + `program` (default: the rule child), whose
+    `result_fd` becomes its fd 3. The red-team tests pass their own program to test the outer layers
+    with the Python layer out of the way."""
     python = isolation.interpreter()
     launcher = [python, "-I", "-S", "-B", str(LAUNCHER), str(memory_mb), str(cpu_s)]
     launcher += ["1" if seccomp.available() else "0", str(result_fd), "--"]
-    child = [python, "-I", "-S", "-B", str(CHILD), str(CHILD_RESULT_FD)]
+    child = program or [python, "-I", "-S", "-B", str(CHILD), str(CHILD_RESULT_FD)]
     return [*(isolation.bwrap_command() or ()), *launcher, *child]
 
 
