@@ -255,7 +255,8 @@ HOSTILE = [
         "UDP to the host",
         rule(
             SYS_
-            + "sock = __import__.args[0][3]('_socket')\ns = sock.socket(2, 2)\ns.sendto(b'x', ('127.0.0.1', {UDP}))"
+            + "sock = __import__.args[0][3]('_socket')\ns = sock.socket(2, 2)\n"
+            + "s.sendto(b'x', ('127.0.0.1', {UDP}))"
         ),
         {"forbidden_import", "forbidden_operation"},
     ),
@@ -313,7 +314,8 @@ HOSTILE = [
         "forge the verdict on stdout and fd 3",
         rule(
             OS_
-            + "for fd in (1, 2, 3):\n    g['write'](fd, b'0 (0, \"ok\", \"\", None, [])\\n')\nraise ValueError('x')"
+            + "for fd in (1, 2, 3):\n    g['write'](fd, b'0 (0, \"ok\", \"\", None, [])\\n')\n"
+            + "raise ValueError('x')"
         ),
         {"exception"},
     ),
@@ -325,7 +327,8 @@ HOSTILE = [
     ),
     (
         "exception whose __str__ escapes",
-        "class E(Exception):\n    def __str__(self):\n        return open({CANARY}).read()\n\ndef check_rule(model):\n    raise E()\n",
+        "class E(Exception):\n    def __str__(self):\n        return open({CANARY}).read()\n\n"
+        "def check_rule(model):\n    raise E()\n",
         {"forbidden_operation"},
     ),
 ]
@@ -464,7 +467,8 @@ RAW_BWRAP = [
     ("the parent is invisible", "report('r', lambda: os.getppid() in (0, 1))", "ok True"),
     (
         "no network interface but loopback",
-        "report('r', lambda: sorted(os.listdir('/sys/class/net')) if os.path.isdir('/sys/class/net') else ['lo'])",
+        "dev = open('/proc/self/net/dev').read().splitlines()[2:]\n"
+        "report('r', lambda: sorted(line.split(':')[0].strip() for line in dev))",
         "ok ['lo']",
     ),
 ]
