@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install quickstart test lint browser
+.PHONY: install quickstart test lint browser sandbox
 
 $(BIN)/clauselens: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -11,7 +11,7 @@ $(BIN)/clauselens: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/clauselens
+install: $(BIN)/clauselens sandbox
 
 quickstart: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/clauselens run examples/quickstart.toml
@@ -21,6 +21,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver >/dev/null; fi; }
+
+# bubblewrap isolates model-written rules (namespaces, read-only view); `clauselens doctor` lists the layers
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap >/dev/null; fi; }
 
 test: install browser
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile

@@ -525,3 +525,19 @@ def test_a_root_child_runs_as_nobody(world: World) -> None:
     )
     outcome = run_rule(probe, [DOORS])
     assert outcome.ok and outcome.findings[0][0].element_id == "(65534, 65534, 65534, [])"
+
+
+def test_doctor_lists_every_layer_and_strict_fails_on_a_missing_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from clauselens.cli import app
+
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 0
+    for name in isolation.LAYERS:
+        assert name in result.output
+    weaker = {**isolation.layers(), "pid namespace": False}
+    monkeypatch.setattr(isolation, "layers", lambda: weaker)
+    result = CliRunner().invoke(app, ["doctor", "--strict"])
+    assert result.exit_code == 1 and "missing" in result.output
+    assert isolation.manifest_entry()["missing"] == ["pid namespace"]

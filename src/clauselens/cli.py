@@ -208,6 +208,23 @@ def status(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None) ->
             Console().print(cells[["cell_id", "status", "error"]].to_string(index=False))
 
 
+@app.command()
+def doctor(
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any sandbox layer is missing.")
+    ] = False,
+) -> None:
+    """List the layers that isolate model-written rules on this machine, active or missing."""
+    from clauselens.rules.isolation import HOW_TO_ADD, layers
+
+    table = Table("rule sandbox layer", "status")
+    for name, active in layers().items():
+        table.add_row(name, "active" if active else f"[red]missing[/] ({HOW_TO_ADD.get(name, '')})")
+    Console().print(table)
+    if strict and not all(layers().values()):
+        raise typer.Exit(1)
+
+
 @app.command("config")
 def show_config(config: ConfigArg, set_: SetOpt = None) -> None:
     """Validate a config and print it with every default filled in (as JSON)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clauselens.config import ConfigError, ExperimentConfig
+from clauselens.rules.isolation import manifest_entry
 from clauselens.store import Store
 
 MANIFEST = "manifest.json"
@@ -90,6 +91,7 @@ def start_manifest(
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "git_commit": git_commit(),
+        "sandbox": manifest_entry(),
         "argv": sys.argv,
         "started": (old or {}).get("started", _now()),
         "resumed": [*(old or {}).get("resumed", []), _now()] if old else [],

@@ -42,6 +42,14 @@ LAYERS = (
     "mount namespace (read-only view, private /tmp)",
 )
 
+BWRAP_HINT = "install bubblewrap (make sandbox) and allow it to create namespaces"
+HOW_TO_ADD = {
+    "seccomp filter": "install libseccomp2 (Debian: apt-get install libseccomp2)",
+    "pid namespace": BWRAP_HINT,
+    "network namespace": BWRAP_HINT,
+    "mount namespace (read-only view, private /tmp)": BWRAP_HINT,
+}
+
 
 def interpreter() -> str:
     """The real interpreter behind this (virtual environment's) python: the child needs only its stdlib."""
@@ -106,9 +114,9 @@ def layers() -> dict[str, bool]:
     }
 
 
-def active_layers() -> list[str]:
-    return [name for name, on in layers().items() if on]
-
-
-def missing_layers() -> list[str]:
-    return [name for name, on in layers().items() if not on]
+def manifest_entry() -> dict[str, list[str]]:
+    """The run manifest's "sandbox" field: which layers guarded this run's rules, which were missing."""
+    return {
+        "active": [name for name, on in layers().items() if on],
+        "missing": [name for name, on in layers().items() if not on],
+    }
