@@ -12,7 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from clauselens.attribute.hierarchy import hierarchical
-from clauselens.attribute.methods import MethodResult, ValueOfMasks, leave_one_out, shapley_sampling, sliding_window
+from clauselens.attribute.methods import (
+    MethodResult,
+    ValueOfMasks,
+    leave_one_out,
+    shapley_sampling,
+    sliding_window,
+)
 from clauselens.attribute.surrogate import surrogate
 from clauselens.config import AttributionConfig
 from clauselens.records import Unit

@@ -88,7 +88,8 @@ def lasso_alpha(x: np.ndarray, total: np.ndarray) -> float:
     return float(LassoCV(cv=folds, alphas=30, max_iter=5000).fit(x, total).alpha_) if folds >= 2 else 1e-6
 
 
-def fit_lasso(design: Design, masks: np.ndarray, values: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def fit_lasso(design: Design, masks: np.ndarray, values: np.ndarray,
+              alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(intercepts (width,), coefficients (width, features)) of one L1 fit per output column."""
     model = Lasso(alpha=alpha, max_iter=5000).fit(design.features(masks), values)
     coef = np.atleast_2d(model.coef_)
