@@ -68,8 +68,8 @@ def counting(value: ValueOfMasks) -> tuple[ValueOfMasks, set[bytes]]:
     return counted, seen
 
 
-def accuracy_section(model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, clauses: list[Clause], reference_permutations: int,
-                     seeds: int, say: Callable[[str], None]) -> dict[str, float]:
+def accuracy_section(model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, clauses: list[Clause],
+                     reference_permutations: int, seeds: int, say: Callable[[str], None]) -> dict[str, float]:
     """Print one table (method, mean rho to the reference, forward passes, seconds); return label -> rho."""
     rho: dict[str, list[float]] = {}
     passes: dict[str, list[int]] = {}
@@ -109,6 +109,7 @@ def accuracy_section(model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, clau
         say(f"{label} | {np.mean(rho[label]):.3f} ({min(rho[label]):.3f}) | {np.mean(passes[label]):.1f} | "
             f"{np.mean(seconds[label]):.3f} | {held}")
     say(f"hierarchy (spans, then words holding >= {HIERARCHY_MASS:g} of |score|): "
-        f"{np.mean([h[0] for h in hier]):.1f} forward passes vs leave-one-out's {np.mean([h[1] for h in hier]):.1f}, "
-        f"{np.mean([h[2] for h in hier]):.1f} units reported (exact leave-one-out scores of those units)")
+        f"{np.mean([h[0] for h in hier]):.1f} forward passes vs leave-one-out's "
+        f"{np.mean([h[1] for h in hier]):.1f}, {np.mean([h[2] for h in hier]):.1f} units reported "
+        "(exact leave-one-out scores of those units)")
     return {label: float(np.mean(values)) for label, values in rho.items()}

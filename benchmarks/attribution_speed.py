@@ -218,8 +218,9 @@ def captum_section(model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, clause
                        args.default_repeats if default else args.repeats)
         r["words"] = len(inp.values)
         rows.append(r)
-        say(f"{clause.clause_id} | {r['words']} | {n_tokens} | {r['captum']:.2f} ({r['captum_spread']:.2f}) | "
-            f"{r['ours']:.2f} ({r['ours_spread']:.2f}) | {r['captum'] / r['ours']:.2f}x | {r['diff']:.1e} | "
+        say(f"{clause.clause_id} | {r['words']} | {n_tokens} | {r['captum']:.2f} "
+            f"({r['captum_spread']:.2f}) | {r['ours']:.2f} ({r['ours_spread']:.2f}) | "
+            f"{r['captum'] / r['ours']:.2f}x | {r['diff']:.1e} | "
             f"{r['max_score']:.2f}")
     return rows
 
@@ -229,7 +230,8 @@ def main() -> int:
     parser.add_argument("--clauses", type=int, default=10, help="clauses of the captum-fast section")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of captum-fast and clauselens")
     parser.add_argument("--output-tokens", type=int, default=60)
-    parser.add_argument("--default-clauses", type=int, default=3, help="clauses of the captum-default section")
+    parser.add_argument("--default-clauses", type=int, default=3,
+                        help="clauses of the captum-default section")
     parser.add_argument("--default-repeats", type=int, default=2)
     parser.add_argument("--default-output-tokens", type=int, default=20)
     parser.add_argument("--accuracy-clauses", type=int, default=6)
@@ -263,27 +265,30 @@ def main() -> int:
     say(f"== 2. captum-default vs clauselens leave-one-out: Llama "
         f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters (hidden 512, 6 layers), fp32; "
         f"LLMAttribution(FeatureAblation).attribute(inp, target=target) with captum's default arguments "
-        f"(forward_in_tokens=True, use_cached_outputs=True) on whole clauses, {args.default_output_tokens}-token "
-        f"outputs, {args.default_repeats} interleaved repeats, medians")
+        f"(forward_in_tokens=True, use_cached_outputs=True) on whole clauses, "
+        f"{args.default_output_tokens}-token outputs, {args.default_repeats} interleaved repeats, medians")
     speed_clauses = real_clauses(max(args.clauses, args.default_clauses))
     default_rows = captum_section(model, tok, speed_clauses[:args.default_clauses], args, say, default=True)
     say("captum-default score differences are captum's cached-path error on transformers 5.x "
         "(see the docstring), not clauselens's")
     say(f"== 3. captum-fast (forward_in_tokens=False) vs clauselens leave-one-out: same model, "
-        f"{args.clauses} clauses, {args.output_tokens}-token outputs, {args.repeats} interleaved repeats, medians")
+        f"{args.clauses} clauses, {args.output_tokens}-token outputs, {args.repeats} interleaved repeats, "
+        "medians")
     rows = captum_section(model, tok, speed_clauses[:args.clauses], args, say, default=False)
     load = os.getloadavg()
     say(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (the cores are shared)")
     worst = max(r["diff"] for r in rows)
     agree = worst <= TOLERANCE
     say(f"agreement with captum-fast: max |score difference| = {worst:.2e} "
-        f"({'within' if agree else 'OUTSIDE'} {TOLERANCE:g}); largest |score| {max(r['max_score'] for r in rows):.2f}")
+        f"({'within' if agree else 'OUTSIDE'} {TOLERANCE:g}); "
+        f"largest |score| {max(r['max_score'] for r in rows):.2f}")
     default_total = sum(r["captum"] for r in default_rows)
     ours_there = sum(r["ours"] for r in default_rows)
     total = {k: sum(r[k] for r in rows) for k in ("captum", "ours")}
     per_clause = statistics.median(r["captum"] / r["ours"] for r in rows)
-    say(f"clauselens speed-up: {default_total / ours_there:.1f}x captum-default ({len(default_rows)} clauses); "
-        f"over {len(rows)} clauses, {total['captum'] / total['ours']:.2f}x in total time and "
+    say(f"clauselens speed-up: {default_total / ours_there:.1f}x captum-default "
+        f"({len(default_rows)} clauses); over {len(rows)} clauses, "
+        f"{total['captum'] / total['ours']:.2f}x in total time and "
         f"{per_clause:.2f}x per clause (median) captum-fast")
     say(f"surrogate at 2x LOO budget: rho {acc['surrogate 2x']:.3f} vs shapley-sampling rho "
         f"{acc['shapley 2x']:.3f}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clauselens.attribute.methods import MethodResult, ValueOfMasks
-from clauselens.attribute.units import make_units
+from clauselens.attribute.units import make_units, unit_kind
 from clauselens.records import Unit
 
 LEVELS = ("span", "word", "token")
@@ -41,7 +41,7 @@ def overlap(a: Unit, b: Unit) -> int:
 
 def level_nodes(text: str, kind: str, level: int, leaves: list[Unit], tokenizer: object | None) -> list[Node]:
     """The units of one level, each with the leaves it holds (a leaf goes where it overlaps most)."""
-    units = leaves if kind == leaves[0].kind else make_units(text, kind, tokenizer)
+    units = leaves if kind == unit_kind(leaves) else make_units(text, kind, tokenizer)
     held: list[list[int]] = [[] for _ in units]
     orphans: list[Node] = []
     for i, leaf in enumerate(leaves):
@@ -57,7 +57,7 @@ def level_nodes(text: str, kind: str, level: int, leaves: list[Unit], tokenizer:
 
 def hierarchy_levels(text: str, leaves: list[Unit], tokenizer: object | None) -> list[list[Node]]:
     """Nodes of each level from spans down to the leaves' own kind."""
-    kind = leaves[0].kind if leaves[0].kind in LEVELS else "word"
+    kind = unit_kind(leaves)
     if kind == "span":
         raise ValueError("attribution.method = 'hierarchy' refines spans into words or tokens: "
                          "set attribution.unit to 'word' or 'token'")
