@@ -54,8 +54,8 @@ def runners() -> dict[str, tuple[Runner, bool]]:
             n, v, budget=surrogate_evaluations(n, k), rng=rng), True)
     out["surrogate lasso 2x"] = (lambda n, v, rng: surrogate(
         n, v, budget=surrogate_evaluations(n, 2), fit="lasso", rng=rng), True)
-    out["surrogate 2x + 3 interacting"] = (lambda n, v, rng: surrogate(
-        n, v, budget=surrogate_evaluations(n, 2), interactions=3, rng=rng), True)
+    out["surrogate 4x + 3 interacting"] = (lambda n, v, rng: surrogate(
+        n, v, budget=surrogate_evaluations(n, 4), interactions=3, rng=rng), True)
     return out
 
 

@@ -118,7 +118,7 @@ def test_hierarchy_with_zero_mass_is_flat_leave_one_out():
     np.testing.assert_allclose(result.matrix, flat.matrix, atol=1e-12)
 
 
-def test_hierarchy_refines_only_heavy_spans_and_scores_them_exactly():
+def test_hierarchy_refines_only_heavy_units_and_scores_them_exactly():
     leaves = word_units(TEXT)
     spans = span_units(TEXT)
     w = np.full(len(leaves), 0.01)
@@ -130,11 +130,12 @@ def test_hierarchy_refines_only_heavy_spans_and_scores_them_exactly():
     result = hierarchical(TEXT, leaves, value, mass=0.3)
     texts = [u.text for u in result.units]
     assert "2.0" in texts and "metres" in texts and "2.0 metres" not in texts  # the heavy span refined
-    assert "except in doorways" in texts  # a light span kept whole
+    assert "except in doorways" in texts and "see Diagram 1.3" in texts  # light chunks kept whole
+    assert "headroom" in texts  # the heavy chunk refined into spans and words
     for unit, score in zip(result.units, result.scores, strict=True):  # each unit's own leave-one-out
         inside = [i for i, leaf in enumerate(leaves) if unit.start <= leaf.start < unit.end]
         assert score == pytest.approx(w[inside].sum())
-    assert result.options["refined_units"] == 1
+    assert result.options["refined_units"] == 2  # the chunk, then the span
 
 
 def test_registry_names_match_the_config_and_unknown_names_are_refused():
