@@ -1,5 +1,8 @@
 """Attribution methods over units, written against a value function of unit coalitions.
 
+The methods here are the classic ones; `surrogate.py` and `hierarchy.py` add two more, and
+`registry.METHODS` maps the names `attribution.method` accepts to all of them.
+
 The value function takes boolean masks, shape (m, n_units) with True meaning "unit present", and
 returns values of shape (m, width): one column per output token for the `logprob` target, one column
 otherwise. Each method returns per-unit scores (the row sums) and the per-column matrix, so the
