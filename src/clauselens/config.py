@@ -121,9 +121,13 @@ class AttributionConfig(Section):
     unit: Literal["token", "word", "span"] = "word"
     perturbation: Literal["delete", "mask", "substitute"] = "delete"
     mask_string: str | None = None  # baseline string for "mask"; default: the tokenizer's unk/pad
-    method: Literal["loo", "window", "shapley"] = "loo"
+    method: Literal["loo", "window", "shapley", "surrogate", "hierarchy"] = "loo"
     window: int = Field(3, gt=0)
     shapley_samples: int = Field(64, gt=0)
+    surrogate_budget: float = Field(2.0, gt=0)  # evaluations, as a multiple of leave-one-out's n + 1
+    surrogate_fit: Literal["kernel_shap", "lasso"] = "kernel_shap"
+    surrogate_interactions: int = Field(0, ge=0)  # top units whose pairs get interaction terms
+    hierarchical_mass: float = Field(0.1, ge=0, le=1)  # share of |score| a unit needs to be refined
     target: Literal["logprob", "similarity", "verdict"] = "logprob"
     max_clauses: int | None = Field(None, gt=0)
     batch_size: int = Field(16, gt=0)

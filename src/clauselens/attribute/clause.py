@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from clauselens.attribute.evalcache import DEFAULT_CACHE, DiskShelf, EvalCache, input_key, model_fingerprint
-from clauselens.attribute.methods import run_method
 from clauselens.attribute.perturb import apply_perturbation, default_mask_string, replacement_strings
+from clauselens.attribute.registry import Problem, run_method
 from clauselens.attribute.targets import GenerateFn, SimilarityFn, Target, VerdictFn, build_target
 from clauselens.attribute.units import check_offsets, make_units
 from clauselens.config import AttributionConfig
@@ -52,6 +52,18 @@ class PerturbedClause:
 
     def value(self, masks: np.ndarray) -> np.ndarray:
         return self.target(self.texts(np.asarray(masks, dtype=bool)))
+
+
+def grouped_replacements(pc: PerturbedClause, units: list[Unit]) -> list[str]:
+    """Absent forms of coarser `units` (e.g. a hierarchy's spans): each its leaves' absent forms in place."""
+    out = []
+    for unit in units:
+        inside = [i for i, leaf in enumerate(pc.units) if unit.start <= leaf.start and leaf.end <= unit.end]
+        shifted = [pc.units[i].model_copy(update={"start": pc.units[i].start - unit.start,
+                                                   "end": pc.units[i].end - unit.start}) for i in inside]
+        out.append(apply_perturbation(unit.text, shifted, range(len(inside)),
+                                      [pc.replacements[i] for i in inside], pc.perturbation))
+    return out
 
 
 def prepare(
@@ -145,8 +157,7 @@ def attribute_clause(
             similarity_fn=similarity_fn, generate_fn=generate_fn, verdict_fn=verdict_fn,
             cache=cache, cache_dir=cache_dir,
         )
-        result = run_method(cfg.method, len(pc.units), pc.value, window=cfg.window,
-                            samples=cfg.shapley_samples, rng=sample_rng)
+        result = run_method(cfg.method, Problem(pc.text, pc.units, pc.value, cfg, sample_rng, tokenizer))
     pc.target.shelf.flush()
     per_token = cfg.target == "logprob"
     options: dict[str, object] = {
@@ -156,17 +167,21 @@ def attribute_clause(
     }
     if cfg.perturbation != "delete":
         options["mask_string"] = pc.mask
-        options["replacements"] = pc.replacements
+        options["replacements"] = grouped_replacements(pc, result.units) if result.units else pc.replacements
     if cfg.perturbation == "substitute":
         options["substitute_fallbacks"] = pc.fallbacks
     if cfg.method == "window":
         options["window"] = min(cfg.window, len(pc.units))
     if cfg.method == "shapley":
         options["shapley_samples"] = cfg.shapley_samples
+    if cfg.method == "surrogate":
+        options["surrogate_budget"] = cfg.surrogate_budget
+        options["surrogate_interactions"] = cfg.surrogate_interactions
+    options.update(result.options)
     if result.empty is not None:
         options["value_empty"] = float(result.empty.sum())
     return Attribution(
-        cell_id=cell_id, clause_id=clause.clause_id, clause_text=pc.text, units=pc.units,
+        cell_id=cell_id, clause_id=clause.clause_id, clause_text=pc.text, units=result.units or pc.units,
         scores=[float(s) for s in result.scores], method=cfg.method, target=cfg.target,
         perturbation=cfg.perturbation, options=options,
         output_tokens=output_tokens(tokenizer, target_text) if per_token else None,

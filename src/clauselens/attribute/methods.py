@@ -1,5 +1,8 @@
 """Attribution methods over units, written against a value function of unit coalitions.
 
+The methods here are the classic ones; `surrogate.py` and `hierarchy.py` add two more, and
+`registry.METHODS` maps the names `attribution.method` accepts to all of them.
+
 The value function takes boolean masks, shape (m, n_units) with True meaning "unit present", and
 returns values of shape (m, width): one column per output token for the `logprob` target, one column
 otherwise. Each method returns per-unit scores (the row sums) and the per-column matrix, so the
@@ -19,12 +22,13 @@ which lets the engine batch them and share prefix caches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from clauselens.records import Unit
+
 ValueOfMasks = Callable[[np.ndarray], np.ndarray]
-METHODS = ("loo", "window", "shapley")
 
 
 @dataclass
@@ -33,6 +37,8 @@ class MethodResult:
     matrix: np.ndarray  # (width, n_units)
     full: np.ndarray  # v(all units present), (width,)
     empty: np.ndarray | None = None  # v(no unit present), when the method evaluated it
+    options: dict[str, object] = field(default_factory=dict)  # method diagnostics for `Attribution.options`
+    units: list[Unit] | None = None  # the units scored, when not the units the method was given
 
 
 def leave_one_out(n: int, value: ValueOfMasks) -> MethodResult:
@@ -79,14 +85,3 @@ def shapley_sampling(
         matrix[:, order] += (values[p, 1:] - values[p, :-1]).T
     matrix /= len(orders)
     return MethodResult(matrix.sum(axis=0), matrix, values[0, -1], values[0, 0])
-
-
-def run_method(name: str, n: int, value: ValueOfMasks, *, window: int, samples: int,
-               rng: np.random.Generator) -> MethodResult:
-    if name == "loo":
-        return leave_one_out(n, value)
-    if name == "window":
-        return sliding_window(n, window, value)
-    if name == "shapley":
-        return shapley_sampling(n, samples, rng, value)
-    raise ValueError(f"attribution.method: expected one of {METHODS}; got {name!r}")
