@@ -39,7 +39,8 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    """A base model: a Hugging Face hub id, a local directory, or `builtin:<name>` (the CPU ladder)."""
+    """A base model: a Hugging Face hub id, a local directory, `builtin:<name>` (the CPU ladder) or
+    `family:<name>` (a tiny random-init qwen3 / llama3 / gemma3 / mistral with the real tokenizer)."""
 
     name: str  # display name used in tables and plots
     id: str

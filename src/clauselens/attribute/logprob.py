@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache, LlamaModel
 
-from clauselens.prompt import PromptParts
+from clauselens.prompt import PromptParts, prompt_token_ids
 
 # transformers renamed `past_key_values` to `cache` during 5.x; pass whichever this version takes.
 CACHE_KWARG = "cache" if "cache" in inspect.signature(LlamaModel.forward).parameters else "past_key_values"
@@ -65,8 +65,7 @@ class TeacherForcedScorer:
 
     def sequence_ids(self, prompt: str) -> list[int]:
         """The prompt followed by the output minus its last token: the model's input."""
-        prompt_ids: list[int] = self.tokenizer(prompt)["input_ids"]  # type: ignore[operator]
-        return prompt_ids + self.target_ids[:-1]
+        return prompt_token_ids(self.tokenizer, prompt) + self.target_ids[:-1]
 
     def _target_logprobs(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
