@@ -36,6 +36,15 @@ class DataConfig(Section):
         default_factory=lambda: ["quantitative", "qualitative"])
     max_train: int | None = Field(None, gt=0)
     max_test: int | None = Field(None, gt=0)
+    # the rules' notation: python, a bracketed functional notation, or a Lark grammar (rule_grammar)
+    rule_language: Literal["python", "functional", "lark"] = "python"
+    rule_grammar: str | None = None  # path to a Lark grammar (start rule `start`), for rule_language = lark
+
+    @model_validator(mode="after")
+    def _grammar_given(self) -> DataConfig:
+        if (self.rule_language == "lark") != (self.rule_grammar is not None):
+            raise ValueError("rule_grammar is required with rule_language = 'lark' and only then")
+        return self
 
 
 class ModelConfig(Section):
@@ -245,4 +254,6 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
     cfg.source_path = str(path)
     if cfg.data.source != "builtin" and not cfg.resolve(cfg.data.source).is_file():
         raise ConfigError(f"{path}: data.source: dataset file not found: {cfg.resolve(cfg.data.source)}")
+    if cfg.data.rule_grammar is not None and not cfg.resolve(cfg.data.rule_grammar).is_file():
+        raise ConfigError(f"{path}: data.rule_grammar: grammar file not found: {cfg.resolve(cfg.data.rule_grammar)}")
     return cfg
