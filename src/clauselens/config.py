@@ -255,5 +255,6 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
     if cfg.data.source != "builtin" and not cfg.resolve(cfg.data.source).is_file():
         raise ConfigError(f"{path}: data.source: dataset file not found: {cfg.resolve(cfg.data.source)}")
     if cfg.data.rule_grammar is not None and not cfg.resolve(cfg.data.rule_grammar).is_file():
-        raise ConfigError(f"{path}: data.rule_grammar: grammar file not found: {cfg.resolve(cfg.data.rule_grammar)}")
+        grammar = cfg.resolve(cfg.data.rule_grammar)
+        raise ConfigError(f"{path}: data.rule_grammar: grammar file not found: {grammar}")
     return cfg

@@ -152,7 +152,8 @@ def family_dir(name: str, cache_dir: Path | None = None) -> Path:
             model = AutoModelForCausalLM.from_config(spec.config(tokenizer), dtype=torch.float32)
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            meta = {"family": name, "version": FAMILY_VERSION, "npm_package": f"{spec.npm_package}@{NPM_VERSION}",
+            meta = {"family": name, "version": FAMILY_VERSION,
+                    "npm_package": f"{spec.npm_package}@{NPM_VERSION}",
                     "tokenizer_licence": spec.licence, "architecture": type(model).__name__,
                     "params": sum(p.numel() for p in model.parameters()), "vocab_size": len(tokenizer)}
             (tmp / FAMILY_META).write_text(json.dumps(meta, indent=2, sort_keys=True))

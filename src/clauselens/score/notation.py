@@ -1,4 +1,4 @@
-"""The notation rules are written in: Python (the default), a bracketed functional notation, or a Lark grammar.
+"""The notation rules are written in: Python (the default), a bracketed functional notation, or Lark.
 
 A user's clause -> rule data need not be Python (`if(and(has(space,opening),...)),then(obligation(...))`).
 Scoring such rules as Python would call every rule a syntax error, so `data.rule_language` picks the
