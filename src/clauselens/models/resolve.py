@@ -5,7 +5,8 @@
 the exact training texts, so a changed corpus never reuses a stale model. `family:<name>` models are
 tiny random-init models of real families with their real tokenizers (`clauselens.models.families`).
 Training happens in a temporary folder that is renamed into place only when complete, under a file
-lock, so two processes asking for the same model pretrain it once and a killed run leaves no half-written model behind.
+lock, so two processes asking for the same model pretrain it once and a killed run leaves no
+half-written model behind.
 """
 
 from __future__ import annotations
