@@ -80,6 +80,7 @@ class StrategyConfig(Section):
 class FFTConfig(StrategyConfig):
     learning_rate: float = Field(5e-4, gt=0)
     bf16: bool = True  # used on CUDA only
+    devices: int = Field(1, gt=0)  # > 1: FSDP over this many processes / GPUs (clauselens.train.sharded)
 
 
 class LoRAConfig(StrategyConfig):
