@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,10 +67,13 @@ def launch(cfg: ExperimentConfig, model_cfg: ModelConfig, model_path: str, seed:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={devices}",
            "-m", "clauselens.train.sharded", str(job)]
-    done = subprocess.run(cmd, env=env, capture_output=not progress, text=True)
+    done = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
-        tail = (done.stderr or "").strip().splitlines()[-3:] if not progress else []
-        raise RuntimeError(f"sharded FFT ({devices} processes) failed with exit {done.returncode}: {tail}")
+        lines = done.stderr.strip().splitlines()
+        errors = [line for line in lines if re.match(r"\[rank\d+\]: \w*(Error|Exception)\b", line)]
+        raise RuntimeError(f"sharded FFT ({devices} processes) failed with exit {done.returncode}: "
+                           f"{(errors or lines or ['no output'])[-1]}")
     return json.loads((out_dir / FINAL_MARKER).read_text())["row"]
 
 
