@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_attribute_engine import bpe_tokenizer
 from transformers import DataCollatorForSeq2Seq, LlamaConfig, LlamaForCausalLM, get_scheduler
 
 from clauselens.config import ConfigError, ExperimentConfig, load_config
@@ -17,7 +18,6 @@ from clauselens.models import load_causal_lm
 from clauselens.train.cell import train_cell
 from clauselens.train.examples import IGNORE_INDEX, encode_pairs
 from clauselens.train.sharded import global_batches
-from test_attribute_engine import bpe_tokenizer
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
