@@ -29,5 +29,6 @@ def test_qwen_ladder_has_the_papers_shape():
     cfg = json.loads(CliRunner().invoke(app, ["config", str(ROOT / "examples" / "qwen-ladder.toml")]).output)
     sizes = [m["id"].split("-")[1] for m in cfg["models"]]
     assert sizes == ["0.5B", "1.5B", "3B", "7B", "14B"]
-    assert [s for s in ("fft", "lora", "qlora") if cfg["strategies"][s]["enabled"]] == ["fft", "lora", "qlora"]
+    enabled = [s for s in ("fft", "lora", "qlora") if cfg["strategies"][s]["enabled"]]
+    assert enabled == ["fft", "lora", "qlora"]
     assert cfg["seeds"] == [0, 1] and cfg["strategies"]["fft"]["devices"] > 1
