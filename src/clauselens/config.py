@@ -36,10 +36,20 @@ class DataConfig(Section):
         default_factory=lambda: ["quantitative", "qualitative"])
     max_train: int | None = Field(None, gt=0)
     max_test: int | None = Field(None, gt=0)
+    # the rules' notation: python, a bracketed functional notation, or a Lark grammar (rule_grammar)
+    rule_language: Literal["python", "functional", "lark"] = "python"
+    rule_grammar: str | None = None  # path to a Lark grammar (start rule `start`), for rule_language = lark
+
+    @model_validator(mode="after")
+    def _grammar_given(self) -> DataConfig:
+        if (self.rule_language == "lark") != (self.rule_grammar is not None):
+            raise ValueError("rule_grammar is required with rule_language = 'lark' and only then")
+        return self
 
 
 class ModelConfig(Section):
-    """A base model: a Hugging Face hub id, a local directory, or `builtin:<name>` (the CPU ladder)."""
+    """A base model: a Hugging Face hub id, a local directory, `builtin:<name>` (the CPU ladder) or
+    `family:<name>` (a tiny random-init qwen3 / llama3 / gemma3 / mistral with the real tokenizer)."""
 
     name: str  # display name used in tables and plots
     id: str
@@ -70,6 +80,7 @@ class StrategyConfig(Section):
 class FFTConfig(StrategyConfig):
     learning_rate: float = Field(5e-4, gt=0)
     bf16: bool = True  # used on CUDA only
+    devices: int = Field(1, gt=0)  # > 1: FSDP over this many processes / GPUs (clauselens.train.sharded)
 
 
 class LoRAConfig(StrategyConfig):
@@ -248,4 +259,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
     cfg.source_path = str(path)
     if cfg.data.source != "builtin" and not cfg.resolve(cfg.data.source).is_file():
         raise ConfigError(f"{path}: data.source: dataset file not found: {cfg.resolve(cfg.data.source)}")
+    if cfg.data.rule_grammar is not None and not cfg.resolve(cfg.data.rule_grammar).is_file():
+        grammar = cfg.resolve(cfg.data.rule_grammar)
+        raise ConfigError(f"{path}: data.rule_grammar: grammar file not found: {grammar}")
     return cfg

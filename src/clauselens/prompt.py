@@ -50,3 +50,18 @@ def render_prompt(clause: Clause, tokenizer: object | None = None) -> PromptPart
         full = f"### Instruction\n{user}\n\n### Rule\n"
     prefix, suffix = full.split(_CLAUSE_SLOT)
     return PromptParts(prefix=prefix, clause=clause.text, suffix=suffix)
+
+
+def prompt_token_ids(tokenizer: object, prompt_text: str) -> list[int]:
+    """Token ids of a rendered prompt, exactly one BOS where the family uses one.
+
+    Training, generation and attribution all tokenize prompts here, so they see one sequence. The
+    tokenizer adds its special tokens (a plain prompt needs the BOS a Llama or Gemma model was trained
+    with); a chat template (Llama 3, Gemma 3, Mistral) usually writes the BOS into the text as well,
+    and a second BOS is a sequence the model never saw in training, so the duplicate is dropped.
+    """
+    ids: list[int] = tokenizer(prompt_text)["input_ids"]  # type: ignore[operator]
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None and len(ids) > 1 and ids[0] == bos and ids[1] == bos:
+        ids = ids[1:]
+    return ids

@@ -95,9 +95,9 @@ def stage_models(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair])
         if (
             not prev.empty
             and prev.iloc[0]["id"] == m.id
-            and (not m.id.startswith("builtin:") or Path(prev.iloc[0]["path"]).exists())
+            and (not m.id.startswith(("builtin:", "family:")) or Path(prev.iloc[0]["path"]).exists())
         ):
-            continue  # resolved before (a builtin model must also still be in the cache)
+            continue  # resolved before (a builtin or family model must also still be in the cache)
         if m.id.startswith("builtin:") and texts is None:
             texts = pretraining_texts(cfg, pairs)
         path = resolve_model(m, texts=texts)

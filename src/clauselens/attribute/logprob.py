@@ -14,8 +14,11 @@ pass over the unperturbed prompt and output, and reused:
 3. Logits are computed only where the output is predicted (`logits_to_keep`): the vocabulary
    projection of every prompt position is work whose result is never read.
 
+Models with sliding-window attention (Mistral, Gemma 3) keep the whole reference cache (the masks
+apply the window) and batch only perturbed inputs of one length, so no row is padded (see `_batches`).
+
 Results equal a naive loop of full forward passes up to floating-point reordering (tests check 1e-4 in
-fp32).
+fp32, on every family including sliding-window models whose prompt is longer than the window).
 """
 
 from __future__ import annotations
@@ -27,10 +30,22 @@ import numpy as np
 import torch
 from transformers import DynamicCache, LlamaModel
 
-from clauselens.prompt import PromptParts
+from clauselens.prompt import PromptParts, prompt_token_ids
 
 # transformers renamed `past_key_values` to `cache` during 5.x; pass whichever this version takes.
 CACHE_KWARG = "cache" if "cache" in inspect.signature(LlamaModel.forward).parameters else "past_key_values"
+
+
+def sliding_window(model: torch.nn.Module) -> int | None:
+    """The attention window of a model with sliding-window layers (Mistral, Gemma 3), else None."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    window = getattr(config, "sliding_window", None)
+    layer_types = getattr(config, "layer_types", None)
+    if window is None or (layer_types is not None and "sliding_attention" not in layer_types):
+        return None
+    if getattr(config, "use_sliding_window", True) is False:
+        return None
+    return int(window)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -55,6 +70,7 @@ class TeacherForcedScorer:
         if not self.target_ids:
             raise ValueError("attribution target text is empty: there is no output to attribute")
         self.reference_ids = self.sequence_ids(parts.text)
+        self.window = sliding_window(model)
         self.forward_passes = 0
         self.tokens_computed = 0  # positions run through the model (the work that was not skipped)
         self._kv, self.reference_logprobs = self._reference_pass()
@@ -65,8 +81,7 @@ class TeacherForcedScorer:
 
     def sequence_ids(self, prompt: str) -> list[int]:
         """The prompt followed by the output minus its last token: the model's input."""
-        prompt_ids: list[int] = self.tokenizer(prompt)["input_ids"]  # type: ignore[operator]
-        return prompt_ids + self.target_ids[:-1]
+        return prompt_token_ids(self.tokenizer, prompt) + self.target_ids[:-1]
 
     def _target_logprobs(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
@@ -95,9 +110,7 @@ class TeacherForcedScorer:
                 continue
             shared = min(_common_prefix(ids, self.reference_ids), len(ids) - self.n_target)
             rows.append((i, ids, shared))
-        rows.sort(key=lambda r: (-r[2], len(r[1])))
-        for start in range(0, len(rows), self.batch_size):
-            batch = rows[start:start + self.batch_size]
+        for batch in self._batches(rows):
             shared = min(r[2] for r in batch)
             if shared == 0:  # nothing in common, not even a BOS token: run each row on its own
                 for row in batch:
@@ -105,6 +118,25 @@ class TeacherForcedScorer:
             else:
                 out[[r[0] for r in batch]] = self._run([r[1] for r in batch], shared)
         return out
+
+    def _batches(self, rows: list[tuple[int, list[int], int]]) -> list[list[tuple[int, list[int], int]]]:
+        """Rows sharing the longest prefixes go together; under a sliding window, only rows of one length.
+
+        Sliding-window masks compare cache indices, not position ids, so a left-padded row would see a
+        window shifted by its padding (keys at the window's edge wrongly in or out). Rows of equal length
+        cut at their batch's shared prefix have equal tails: no padding, and the window is exact.
+        """
+        if self.window is None:
+            rows = sorted(rows, key=lambda r: (-r[2], len(r[1])))
+            return [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+        by_length: dict[int, list[tuple[int, list[int], int]]] = {}
+        for row in rows:
+            by_length.setdefault(len(row[1]), []).append(row)
+        batches = []
+        for group in by_length.values():
+            group.sort(key=lambda r: -r[2])
+            batches += [group[i:i + self.batch_size] for i in range(0, len(group), self.batch_size)]
+        return batches
 
     @torch.inference_mode()
     def _run(self, sequences: list[list[int]], shared: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from scipy import stats
 from clauselens.analyse import categorise
 from clauselens.attribute import perturb, word_units
 from clauselens.compare.intervals import format_ci, mean_with_ci
-from clauselens.prompt import render_prompt
+from clauselens.prompt import prompt_token_ids, render_prompt
 from clauselens.records import Attribution, Clause, Unit
 
 ValueOfTexts = Callable[[list[str]], np.ndarray]
@@ -52,7 +52,7 @@ def sequence_logprobs(model: torch.nn.Module, tokenizer: Any, clause: Clause, cl
     out = np.zeros(len(clause_texts))
     for start in range(0, len(clause_texts), batch_size):
         chunk = clause_texts[start:start + batch_size]
-        seqs = [tokenizer(parts.with_clause(t).text)["input_ids"] + target[:-1] for t in chunk]
+        seqs = [prompt_token_ids(tokenizer, parts.with_clause(t).text) + target[:-1] for t in chunk]
         width = max(map(len, seqs))
         ids = torch.zeros((len(seqs), width), dtype=torch.long)
         mask = torch.zeros_like(ids)

@@ -13,8 +13,8 @@ Choices, and why:
 - Only `GenerationConfig` decides decoding: repetition penalties, top-k and beams that a model's
   `generation_config.json` may carry are set to neutral values, so a hub model's defaults cannot
   change results silently.
-- The prompt is `clauselens.prompt.render_prompt(clause, tokenizer).text`; special tokens are added
-  by the tokenizer only when it has no chat template (a chat template already writes them).
+- The prompt is `clauselens.prompt.render_prompt(clause, tokenizer).text`, tokenized by
+  `clauselens.prompt.prompt_token_ids` (one BOS even when a chat template already wrote one).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from transformers import StoppingCriteriaList
 from clauselens.config import GenerationConfig
 from clauselens.generate.cleaning import clean_rule
 from clauselens.generate.stopping import CheckRuleComplete
-from clauselens.prompt import render_prompt
+from clauselens.prompt import prompt_token_ids, render_prompt
 from clauselens.records import Clause, Generation
 
 
@@ -59,8 +59,7 @@ def generate_texts(model: torch.nn.Module, tokenizer: object, prompts: Sequence[
     """
     if not prompts:
         return []
-    add_special = not getattr(tokenizer, "chat_template", None)
-    ids = [tokenizer(p, add_special_tokens=add_special)["input_ids"] for p in prompts]  # type: ignore[operator]
+    ids = [prompt_token_ids(tokenizer, p) for p in prompts]
     eos_ids = _eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id  # type: ignore[attr-defined]
     if pad_id is None:

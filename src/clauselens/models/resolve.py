@@ -2,9 +2,11 @@
 
 `builtin:<name>` ladder models are pretrained on first use and cached under
 `<cache>/ladder/<name>-v<version>-<hash>`, the hash covering the ladder spec, the ladder version and
-the exact training texts, so a changed corpus never reuses a stale model. Training happens in a
-temporary folder that is renamed into place only when complete, under a file lock, so two processes
-asking for the same model pretrain it once and a killed run leaves no half-written model behind.
+the exact training texts, so a changed corpus never reuses a stale model. `family:<name>` models are
+tiny random-init models of real families with their real tokenizers (`clauselens.models.families`).
+Training happens in a temporary folder that is renamed into place only when complete, under a file
+lock, so two processes asking for the same model pretrain it once and a killed run leaves no
+half-written model behind.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from clauselens.config import ConfigError, ModelConfig
+from clauselens.models.families import FAMILY_PREFIX, family_dir
 from clauselens.models.ladder import LADDER, LADDER_VERSION
 from clauselens.models.pretrain import pretrain
 
@@ -58,6 +61,8 @@ def resolve_model(
     model_id = model_cfg.id
     if model_id.startswith(BUILTIN_PREFIX):
         return str(_resolve_builtin(model_id[len(BUILTIN_PREFIX) :], texts, cache_dir, progress))
+    if model_id.startswith(FAMILY_PREFIX):
+        return str(family_dir(model_id[len(FAMILY_PREFIX) :], cache_dir))
     local = Path(model_id).expanduser()
     if local.exists():
         if not (local / "config.json").is_file():

@@ -18,6 +18,7 @@ from clauselens.score.code_metrics import bleu, levenshtein, syntax_valid, tree_
 from clauselens.score.embedding import load_embedder
 from clauselens.score.embedding_metrics import semantic_similarity, token_f1, token_f3
 from clauselens.score.execution import verdict_accuracy
+from clauselens.score.notation import Notation, metrics_for
 from clauselens.score.value import MetricValue
 
 SCORE_COLUMNS = ["cell_id", "clause_id", "metric", "value", "detail"]
@@ -59,13 +60,17 @@ def selected_metrics(cfg: ScoringConfig) -> list[Metric]:
     return [METRICS[m] for m in dict.fromkeys(cfg.metrics)]
 
 
-def score_pair(reference: str, generated: str, pair: RulePair, cfg: ScoringConfig) -> dict[str, float]:
-    """Every configured metric for one generated rule against its reference: name -> value (NaN if n/a)."""
-    return {m.name: m.compute(reference, generated, pair, cfg).value for m in selected_metrics(cfg)}
+def score_pair(reference: str, generated: str, pair: RulePair, cfg: ScoringConfig,
+               notation: Notation | None = None) -> dict[str, float]:
+    """Every configured metric for one generated rule against its reference: name -> value (NaN if n/a).
+
+    `notation`: the rules' notation when it is not Python (`clauselens.score.notation`)."""
+    metrics = metrics_for(selected_metrics(cfg), notation)
+    return {m.name: m.compute(reference, generated, pair, cfg).value for m in metrics}
 
 
 def score_generations(pairs: Sequence[RulePair], generations: Sequence[Generation], cfg: ScoringConfig,
-                      progress: bool = True) -> pd.DataFrame:
+                      progress: bool = True, notation: Notation | None = None) -> pd.DataFrame:
     """Score each generation's `rule` against its pair's reference rule: one row per metric.
 
     Columns: cell_id, clause_id, metric, value, detail. Texts are embedded in batches of `CHUNK`

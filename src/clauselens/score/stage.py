@@ -5,6 +5,7 @@ from __future__ import annotations
 from clauselens.config import ExperimentConfig
 from clauselens.records import Generation, RulePair
 from clauselens.score.metrics import score_generations, selected_metrics
+from clauselens.score.notation import notation_for
 from clauselens.score.plateau import plateau
 from clauselens.score.summary import summarise
 from clauselens.store import Store
@@ -21,6 +22,7 @@ def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> Non
     data: they are replaced whole, so rows of cells or metrics no longer present do not linger.
     """
     selected_metrics(cfg.scoring)  # an unknown metric name fails before any work
+    notation = notation_for(cfg)  # a bad grammar fails before any work too
     pairs_table = store.read("pairs")
     if pairs_table.empty:
         raise ValueError(f"{store.root}: the store has no pairs; run the corpus stage first")
@@ -33,8 +35,8 @@ def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> Non
     if not todo.empty:
         pairs = [RulePair.from_row(row) for row in pairs_table.to_dict("records")]
         records = [Generation(**{k: row[k] for k in GENERATION_FIELDS}) for row in todo.to_dict("records")]
-        store.upsert("scores", score_generations(pairs, records, cfg.scoring, progress=progress),
-                     key=["cell_id", "clause_id", "metric"])
+        scored = score_generations(pairs, records, cfg.scoring, progress=progress, notation=notation)
+        store.upsert("scores", scored, key=["cell_id", "clause_id", "metric"])
     scores, cells = store.read("scores"), store.read("cells")
     summary = summarise(scores, pairs_table, cells, cfg.scoring)
     store.delete("score_summary", "TRUE")

@@ -170,6 +170,10 @@ def train_cell(
         _check_settings(out_dir, fingerprint, f"finished {strategy} cell")
         return json.loads(marker.read_text())["row"]
 
+    if strategy == "fft" and cfg.strategies.fft.devices > 1:
+        from clauselens.train.sharded import launch
+
+        return launch(cfg, model_cfg, model_path, seed, pairs, out_dir, fingerprint, progress)
     ckpt_dir = out_dir / CHECKPOINTS
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     if last:

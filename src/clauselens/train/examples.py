@@ -2,9 +2,9 @@
 
 The prompt is `clauselens.prompt.render_prompt` (the chat template when the tokenizer has one), the
 same text generation and attribution use. Prompt and rule are tokenized separately and concatenated,
-so the model learns to continue exactly the token sequence it will be given at generation time. Text
-from a chat template already carries its special tokens, so special tokens are only added to a plain
-prompt. Over-long examples keep the whole prompt and lose the end of the rule (and its eos); an
+so the model learns to continue exactly the token sequence it will be given at generation time; the
+prompt goes through `clauselens.prompt.prompt_token_ids` (one BOS, whether or not a chat template
+wrote one). Over-long examples keep the whole prompt and lose the end of the rule (and its eos); an
 example whose prompt alone fills `max_length` is dropped. Both are counted, never silent.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from clauselens.prompt import render_prompt
+from clauselens.prompt import prompt_token_ids, render_prompt
 from clauselens.records import RulePair
 
 IGNORE_INDEX = -100
@@ -41,12 +41,6 @@ class EncodedPairs:
         if self.dropped:
             parts.append(f"{len(self.dropped)} dropped, prompt too long ({', '.join(self.dropped[:5])})")
         return "; ".join(parts)
-
-
-def prompt_token_ids(tokenizer: PreTrainedTokenizerBase, prompt_text: str) -> list[int]:
-    """Token ids of a rendered prompt, with special tokens only when no chat template supplied them."""
-    templated = bool(getattr(tokenizer, "chat_template", None))
-    return tokenizer(prompt_text, add_special_tokens=not templated)["input_ids"]
 
 
 def encode_pair(pair: RulePair, tokenizer: PreTrainedTokenizerBase, max_length: int) -> tuple[Any, bool]:

@@ -1,0 +1,139 @@
+"""Real families through the code: real tokenizers and chat templates, real architectures (tiny, random).
+
+Each family runs the whole study once (module fixture, three strategies, one clause attributed); the
+exactness tests compare the KV-prefix engine with plain full forward passes computed here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from clauselens.attribute import perturb, word_units
+from clauselens.attribute.logprob import TeacherForcedScorer, sliding_window
+from clauselens.config import load_config
+from clauselens.models import load_causal_lm
+from clauselens.models.families import FAMILIES, family_dir, tokenizer_dir
+from clauselens.prompt import prompt_token_ids, render_prompt
+from clauselens.records import Attribution, Clause
+from clauselens.run import run_study
+from clauselens.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny_study.toml"
+pytestmark = pytest.mark.slow
+UNIT = {"qwen3": "word", "llama3": "span", "gemma3": "word", "mistral": "span"}
+CLAUSE = Clause(
+    clause_id="K:1.12", document="K", paragraph="1.12", title="Headroom",
+    text="Provide all means of escape routes with a minimum clear headroom of 2.0m, except in doorways "
+         "where the headroom may be reduced to 1.95m over a width of 0.8m.",
+)
+TARGET = "def check_rule(model):\n    return [s for s in model.spaces if s.headroom < 2000]"
+
+
+def _available(name: str) -> bool:
+    try:
+        tokenizer_dir(name)
+    except Exception:
+        return shutil.which("npm") is not None  # npm present: fail loudly in the test, not skip
+    return True
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def family(request):
+    if not _available(request.param):
+        pytest.skip(f"family:{request.param}: no npm and no cached tokenizer")
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def loaded(family):
+    model, tok = load_causal_lm(family_dir(family), dtype="float32", device="cpu")
+    return family, model, tok
+
+
+@pytest.fixture(scope="module")
+def study(family, tmp_path_factory):
+    out = tmp_path_factory.mktemp(f"study-{family}")
+    cfg = load_config(TINY, {
+        "output_dir": str(out), "models": [{"name": family, "id": f"family:{family}"}],
+        "data.max_train": 4, "data.max_test": 2, "data.kinds": ["quantitative"],
+        **{f"strategies.{s}.max_steps": 2 for s in ("fft", "lora", "qlora")},
+        **{f"strategies.{s}.batch_size": 2 for s in ("fft", "lora", "qlora")},
+        "generation.max_new_tokens": 12, "attribution.max_clauses": 1, "attribution.faithfulness": False,
+        "attribution.unit": UNIT[family], "compare.enabled": False, "scoring.bootstrap": 100,
+    })
+    return cfg, run_study(cfg)
+
+
+def test_whole_study_runs_on_the_family(study, family):
+    cfg, report = study
+    assert report is not None and report.is_file()
+    with Store(cfg.output_dir) as store:
+        cells = store.read("cells")
+        assert sorted(cells["strategy"]) == ["fft", "lora", "qlora"] and set(cells["status"]) == {"done"}
+        training = store.read("training").set_index("cell_id")
+        assert bool(training.loc[f"{family}/qlora/s0", "quantized"])
+        assert len(store.read("generations")) == 3 * 2
+        rows = store.read("attributions")
+        pairs = store.read("pairs")
+    assert len(rows) == 3
+    for payload in rows["payload"]:
+        attr = Attribution.from_json(payload)
+        clause = next(p for p in pairs.itertuples() if p.clause_id == attr.clause_id)
+        # the units are what a reader sees in the clause text, whatever the tokenizer did to them
+        assert [u.text for u in attr.units] == [clause.text[u.start:u.end] for u in attr.units]
+        assert all(np.isfinite(attr.scores)) and len(attr.scores) == len(attr.units)
+
+
+def test_chat_template_and_exactly_one_bos(loaded):
+    family, _, tok = loaded
+    parts = render_prompt(CLAUSE, tok)
+    assert parts.prefix != "### Instruction\n" and tok.chat_template
+    ids = prompt_token_ids(tok, parts.text)
+    bos = tok.bos_token_id
+    if family == "qwen3":  # Qwen has no BOS at all
+        assert bos is None
+    else:  # the others' templates write one and their tokenizers add another: one remains
+        assert tok(parts.text)["input_ids"][:2] == [bos, bos]
+        assert ids[0] == bos and ids.count(bos) == 1
+
+
+def test_numbers_split_into_tokens_stay_one_word_unit(loaded):
+    family, _, tok = loaded
+    units = word_units(CLAUSE.text)
+    assert "2.0m" in [u.text for u in units]
+    if family == "qwen3":  # Qwen tokenizes digits one by one
+        assert len(tok("2.0m", add_special_tokens=False)["input_ids"]) >= 3
+
+
+def _naive(model, tok, prompt: str, target: list[int]) -> np.ndarray:
+    ids = prompt_token_ids(tok, prompt) + target
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].double()
+    logp = torch.log_softmax(logits, dim=-1)
+    start = len(ids) - len(target) - 1
+    return np.array([logp[start + t, target[t]].item() for t in range(len(target))])
+
+
+def test_leave_one_out_through_the_kv_prefix_equals_full_forward_passes(loaded):
+    family, model, tok = loaded
+    parts = render_prompt(CLAUSE, tok)
+    scorer = TeacherForcedScorer(model, tok, parts, TARGET, batch_size=8)
+    units = word_units(CLAUSE.text)
+    texts = [parts.with_clause(perturb(CLAUSE.text, units, [i], "delete")).text for i in range(len(units))]
+    fast = scorer.score(texts)
+    target = tok(TARGET, add_special_tokens=False)["input_ids"]
+    naive = np.array([_naive(model, tok, t, target) for t in texts])
+    err = np.abs(fast - naive).max()
+    assert err < 1e-4, f"{family}: max |KV-prefix - naive| = {err:.2e}"
+    assert np.abs(naive - _naive(model, tok, parts.text, target)).sum(axis=1).max() > 1e-3  # not vacuous
+    window = sliding_window(model)
+    if family in ("gemma3", "mistral"):
+        assert window is not None and len(scorer.reference_ids) > 2 * window  # the window really binds
+    else:
+        assert window is None
