@@ -88,4 +88,5 @@ def format_effect(name: str | None, value: float | None, ci: tuple[float, float]
 def correction_note(correction: str | None, family_size: int) -> str:
     if not correction:
         return ""
-    return f" (Holm over {family_size} tests)" if family_size > 1 else " (Holm)"
+    name = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(correction, correction)
+    return f" ({name} over {family_size} tests)" if family_size > 1 else f" ({name})"
