@@ -27,7 +27,7 @@ from clauselens.analyse.wording import (
 )
 from clauselens.records import TestResult
 
-Kind = Literal["omnibus", "pair", "trend", "pattern", "agreement", "note"]
+Kind = Literal["omnibus", "pair", "trend", "pattern", "agreement", "gain", "equivalence", "note"]
 
 
 @dataclass
@@ -52,6 +52,8 @@ class Draft:
     min_p: float | None = None  # the smallest p the test can reach at its n (`power`)
     seed_spread: float | None = None  # SD of run means between seeds, where seeds were the unit
     role: str = ""  # "confirmatory" (a declared hypothesis) or "exploratory"; set by the stage
+    margin: float | None = None  # equivalence tests: the declared margin
+    above_floor: bool = True  # equivalence tests: the larger size scores above the metric's floor
     p_adj: float | None = field(default=None, init=False)
     scope_size: int = field(default=1, init=False)
     correction: str = field(default="holm", init=False)  # "holm" or "bh"
@@ -84,8 +86,10 @@ def verdict(d: Draft, alpha: float) -> str:
     if d.gated_out:
         return "not tested (omnibus not significant)"
     p = d.p_adj if d.p_adj is not None else d.p
+    if p < alpha and d.kind == "equivalence":
+        return "equivalent" if d.above_floor else "at floor"
     if p < alpha:
-        return "significant"
+        return "improves" if d.kind == "gain" else "significant"
     return "underpowered" if underpowered(d.min_p, alpha) else "not significant"
 
 
@@ -114,7 +118,9 @@ def _finding(d: Draft, alpha: float, top_k: int) -> str:
     spread = f"seed-to-seed SD {d.seed_spread:.3g}" if d.seed_spread is not None else ""
     tail = ", ".join(x for x in (p_text, effect, spread, f"n = {d.n}" + (f" ({d.detail})" if d.detail else ""))
                      if x)
-    significant = verdict(d, alpha) == "significant"
+    significant = verdict(d, alpha) in ("significant", "improves")
+    if d.kind in ("gain", "equivalence"):
+        return _step_sentence(d, alpha, label, tail)
     if d.kind == "pair":
         a, b = (strategy_label(g) for g in d.groups)
         medians = f"median {label} {d.medians[0]:.2f} vs {d.medians[1]:.2f}" if d.medians else label
@@ -141,6 +147,24 @@ def _finding(d: Draft, alpha: float, top_k: int) -> str:
         how = "rank units alike" if (d.effect or 0) > 0 else "rank units in opposite orders"
         return f"{a} and {b} {how}{d.where}: {tail}"
     return f"No significant agreement between the unit rankings of {a} and {b}{d.where}: {tail}"
+
+
+def _step_sentence(d: Draft, alpha: float, label: str, tail: str) -> str:
+    a, b = d.groups
+    label = label[0].upper() + label[1:]
+    step = f"from {a} to {b}{d.where}"
+    v = verdict(d, alpha)
+    if d.kind == "gain":
+        if v == "improves":
+            return f"{label} improves {step}: {tail}"
+        return f"No significant gain in {label.lower()} {step}: {tail}"
+    within = f"within ±{d.margin:g}"
+    if v == "equivalent":
+        return f"{label} {step} is equivalent {within}: {tail}"
+    if v == "at floor":
+        return (f"{label} {step} changes by less than ±{d.margin:g}, but only at its floor (no plateau "
+                f"claimed): {tail}")
+    return f"Equivalence {within} not shown for {label.lower()} {step}: {tail}"
 
 
 def finish(drafts: Iterable[Draft], alpha: float = 0.05, top_k: int = 3) -> list[TestResult]:
