@@ -312,7 +312,8 @@ def test_small_design_records_not_enough_data(tmp_path):
     fill_store(store, [("m-small", 1_500_000)], ["lora"], [0], 2, np.random.default_rng(1))
     analyse_run(store, config(), progress=False)
     tests = store.read("tests")
-    assert set(tests["family"]) == {"strategy@1.5M", "pattern@1.5M", "agreement@1.5M", "scale:lora"}
+    assert set(tests["family"]) == {"strategy@1.5M", "pattern@1.5M", "agreement@1.5M", "scale:lora",
+                                    "rq1@1.5M", "rq2:lora"}
     assert tests["sentence"].str.startswith("Not enough data").all()
     assert tests["p"].isna().all()
     assert len(store.read("focus")) == 2 * 4

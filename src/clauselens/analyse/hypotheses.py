@@ -85,6 +85,9 @@ def rq1_drafts(per_seed: pd.DataFrame, label: str, metric: str) -> list[Draft]:
     family, where = f"rq1@{label}", f" at {label}"
     data = per_seed[(per_seed["metric"] == metric)].dropna(subset=["value"])
     names = ordered_strategies(data["strategy"].unique().tolist())
+    if len(names) < 2:
+        return [note(family, "wilcoxon", metric, names, int(data["clause_id"].nunique()),
+                     f"compare strategies on {metric}{where}", f"{len(names)} strategy with values")]
     pairs = [("fft", s) for s in names if s != "fft"] if "fft" in names else list(itertools.combinations(names, 2))
     drafts = []
     for a, b in pairs:
