@@ -140,11 +140,12 @@ def strategy_drafts(values: pd.DataFrame, *, family: str, where: str = "") -> li
         return [note(family, "strategy_comparison", "*", strategies, int(data["clause_id"].nunique()),
                      f"compare strategies{where}", why)]
     drafts: list[Draft] = []
-    for metric, frame in data.groupby("metric", sort=True):
-        if frame["value"].nunique() < 2:
+    by_metric = data.groupby(["metric", "clause_id", "strategy"], sort=True)["value"].mean().unstack("strategy")
+    for metric, wide in by_metric.groupby(level="metric", sort=True):
+        wide = wide.droplevel("metric").dropna(how="all")
+        if len(np.unique(wide.to_numpy()[~np.isnan(wide.to_numpy())])) < 2:
             continue
-        wide = frame.pivot_table(index="clause_id", columns="strategy", values="value", aggfunc="mean")
-        wide = wide[[s for s in strategies if s in wide.columns]]
+        wide = wide[[s for s in strategies if s in wide.columns and wide[s].notna().any()]]
         if wide.shape[1] < 2:
             continue
         drafts += _unpaired(str(metric), wide, family, where)

@@ -54,12 +54,13 @@ def trend_drafts(values: pd.DataFrame, *, family: str, where: str = "", n_boot: 
                      f"{len(sizes)} model size(s) with values; a trend needs at least 2")]
     x = np.log10(np.asarray(sizes, float))
     drafts: list[Draft] = []
-    for metric, frame in data.groupby("metric", sort=True):
+    by_metric = data.groupby(["metric", "clause_id", "params"], sort=True)["value"].mean().unstack("params")
+    for metric, wide in by_metric.groupby(level="metric", sort=True):
         metric = str(metric)
-        if frame["value"].nunique() < 2:
+        values_seen = wide.to_numpy()
+        if len(np.unique(values_seen[~np.isnan(values_seen)])) < 2:
             continue
-        wide = frame.pivot_table(index="clause_id", columns="params", values="value", aggfunc="mean")
-        wide = wide.reindex(columns=sizes).dropna()
+        wide = wide.droplevel("metric").reindex(columns=sizes).dropna()
         groups = [format_params(s) for s in sizes]
         if len(wide) < MIN_N:
             drafts.append(note(family, "jonckheere", metric, groups, len(wide),
