@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--null", type=int, default=200, help="null studies")
     ap.add_argument("--planted", type=int, default=100, help="planted-effect studies")
-    ap.add_argument("--clauses", type=int, default=20)
+    ap.add_argument("--clauses", type=int, default=30)
     ap.add_argument("--seeds", type=int, default=1, help="seeds per cell")
     ap.add_argument("--effect", type=float, default=0.2, help="added to FFT's lognormal sigma")
     args = ap.parse_args(argv)
