@@ -185,6 +185,11 @@ def pattern_drafts(profiles: Mapping[str, pd.DataFrame], *, family: str, where: 
         xa = pa.reindex(index=common, columns=columns, fill_value=0.0).to_numpy()
         xb = pb.reindex(index=common, columns=columns, fill_value=0.0).to_numpy()
         dist, p, exact = profile_permutation_test(xa, xb, n_permutations, stable_seed(family, a, b))
+        if not math.isfinite(p):
+            drafts.append(note(family, "permutation_js", "category_profile", [a, b], len(common),
+                               f"compare category profiles of {a} and {b}{where}",
+                               "a mean profile is undefined (no attribution in one cell)"))
+            continue
         drafts.append(Draft("pattern", family, "permutation_js", "category_profile", [a, b], dist, p,
                             len(common), (family, "permutation_js"), where, "js_distance", dist,
                             detail="clauses, exact" if exact else f"clauses, {n_permutations} permutations",

@@ -119,6 +119,8 @@ def _finding(d: Draft, alpha: float, top_k: int) -> str:
     tail = ", ".join(x for x in (p_text, effect, spread, f"n = {d.n}" + (f" ({d.detail})" if d.detail else ""))
                      if x)
     significant = verdict(d, alpha) in ("significant", "improves")
+    if verdict(d, alpha) == "underpowered":  # silent about the effect: the test could not have seen it
+        return f"{label} of {join_labels(d.groups)}{d.where} cannot be compared at this n: {tail}"
     if d.kind in ("gain", "equivalence"):
         return _step_sentence(d, alpha, label, tail)
     if d.kind == "pair":
