@@ -270,7 +270,7 @@ def test_analyse_run_fills_tables_idempotently_and_keeps_other_families(tmp_path
     store = Store(tmp_path)
     fill_store(store, [("m-small", 1_500_000), ("m-large", 25_000_000)], ["fft", "lora"], [0, 1], 6,
                np.random.default_rng(0))
-    store.upsert("tests", [{"family": "plateau:semantic_similarity", "test": "plateau", "metric": "x",
+    store.upsert("tests", [{"family": "other_stage:x", "test": "plateau", "metric": "x",
                             "groups": "a", "statistic": 1.0, "p": 0.5, "n": 3, "sentence": "kept"},
                            {"family": "strategy@old", "test": "wilcoxon", "metric": "x", "groups": "a",
                             "statistic": 1.0, "p": 0.5, "n": 3, "sentence": "stale"}], ["family"])
@@ -290,11 +290,16 @@ def test_analyse_run_fills_tables_idempotently_and_keeps_other_families(tmp_path
     assert set(focus["metric"]) == {"gini", "entropy"} and "gone/fft/s0" not in set(focus["cell_id"])
     families = set(tests["family"])
     assert {"strategy@1.5M", "strategy@25M", "pattern@1.5M", "agreement@25M", "scale:fft", "scale:lora",
-            "plateau:semantic_similarity"} <= families
+            "rq1@1.5M", "rq2:fft", "other_stage:x"} <= families
     assert "strategy@old" not in families
     pairs = tests[(tests.family == "strategy@1.5M") & (tests.test == "wilcoxon")]
     ran = pairs[pairs["p"].notna()]
-    assert ran["n"].max() == 6 and ran["correction"].eq("holm").all()
+    assert ran["n"].max() == 6 and ran["correction"].eq("bh").all() and ran["role"].eq("exploratory").all()
+    confirmatory = tests[tests["family"].str.startswith(("rq1", "rq2", "rq3"))]
+    assert confirmatory["role"].eq("confirmatory").all() and confirmatory["correction"].dropna().eq("holm").all()
+    # two seeds per cell: RQ1 compares run means (seed as unit) and reports the seed-to-seed spread
+    rq1 = tests[tests["family"] == "rq1@1.5M"].iloc[0]
+    assert rq1["test"] == "t_runs" and rq1["n"] == 4 and rq1["seed_spread"] > 0
     # a category present in too few clauses is recorded, not tested
     assert pairs[pairs["p"].isna()]["sentence"].str.startswith("Not enough data").all()
     assert tests["sentence"].str.len().min() > 0
@@ -307,7 +312,8 @@ def test_small_design_records_not_enough_data(tmp_path):
     fill_store(store, [("m-small", 1_500_000)], ["lora"], [0], 2, np.random.default_rng(1))
     analyse_run(store, config(), progress=False)
     tests = store.read("tests")
-    assert set(tests["family"]) == {"strategy@1.5M", "pattern@1.5M", "agreement@1.5M", "scale:lora"}
+    assert set(tests["family"]) == {"strategy@1.5M", "pattern@1.5M", "agreement@1.5M", "scale:lora",
+                                    "rq1@1.5M", "rq2:lora"}
     assert tests["sentence"].str.startswith("Not enough data").all()
     assert tests["p"].isna().all()
     assert len(store.read("focus")) == 2 * 4

@@ -257,6 +257,8 @@ def sentence_row(
         "effect": effect,
         "n": n,
         "sentence": "",
+        "role": "exploratory",
+        "verdict": "significant" if p < 0.05 else "not significant",
     }
 
 
@@ -268,6 +270,7 @@ def holm(rows: list[dict[str, Any]], alpha: float = 0.05) -> None:
         r.update(
             p_adj=float(pa),
             correction="holm",
+            verdict="significant" if pa < alpha else "not significant",
             sentence=(
                 f"{r['groups']} {verdict} on {r['metric']} ({r['family']}): {r['test']} statistic "
                 f"{r['statistic']:.3g}, p = {pa:.3g} (Holm), {r['effect_name']} = {r['effect']:.2f}, "
@@ -683,15 +686,18 @@ def test_report_files_sections_and_exports(built: dict[str, Any]) -> None:
     assert path == store.root / "report" / "index.html"
     assert path.stat().st_mode & 0o044 == 0o044  # readable by others: a report is shared
     for anchor in (
-        "findings",
+        "answers",
         "overview",
         "quality",
         "attribution",
         "behaviour",
-        "statistics",
+        "exploratory",
         "extra-robustness",
     ):
         assert f'<section id="{anchor}">' in html
+    assert html.index('<section id="answers">') < html.index("<section", html.index("<main>") + 1) + 1
+    assert '<section id="statistics">' in (path.parent / "statistics.html").read_text()
+    assert "data:image" not in html  # figures are files, not inlined
     for fig in ("quality", "category_shares", "focus", "faithfulness", "attribution_matrix"):
         assert f'data-figure="{fig}"' in html
         png = path.parent / "figures" / f"{fig}.png"
@@ -793,21 +799,20 @@ def test_manifest_values_shown_are_the_manifest(built: dict[str, Any]) -> None:
         assert shown[path] == str(node), path
 
 
-def test_findings_state_each_significant_test_and_the_absent_ones(built: dict[str, Any]) -> None:
+def test_exploratory_results_are_collapsed_and_every_test_is_on_the_statistics_page(
+    built: dict[str, Any],
+) -> None:
     tests = built["store"].read("tests")
     html = built["html"]
-    findings = html.split('<section id="findings">')[1].split("</section>")[0]
+    exploratory = html.split('<section id="exploratory">')[1].split("</section>")[0]
     sig = tests[tests["p_adj"] < built["cfg"].analysis.alpha]
     assert 0 < len(sig) < len(tests)  # the synthetic data has both
-    for sentence in sig["sentence"]:
-        assert re.sub("&", "&amp;", sentence) in findings
-    absent = tests.groupby(["family", "metric"])["p_adj"].min()
-    absent = absent[absent >= built["cfg"].analysis.alpha]
-    assert len(absent) > 0
-    assert findings.count("No significant difference") == len(absent)
-    for family, metric in absent.index:
-        assert f"No significant difference</strong>: {family}, {metric}" in findings
-    statistics = html.split('<section id="statistics">')[1].split("</section>")[0]
+    assert exploratory.count("<details>") == 1 and exploratory.count("<tbody") == len(tests)
+    for sentence in tests["sentence"]:
+        assert re.sub("&", "&amp;", sentence) in exploratory
+    shown_p = [float(m) for m in re.findall(r'data-col="p_adj" data-value="([^"]+)"', exploratory)]
+    assert shown_p == sorted(shown_p)  # sorted by adjusted p
+    statistics = (built["path"].parent / "statistics.html").read_text()
     assert statistics.count('<tbody id="test-') == len(tests)  # every test is a row of Statistics
 
 
@@ -919,9 +924,9 @@ def test_seeds_variants_failed_cells_and_uncorrected_tests(built: dict[str, Any]
             json.loads, (e["data-key"] for e in found if e["data-table"] in ("cells", "score_summary"))
         )
     }
-    findings = html.split('<section id="findings">')[1].split("</section>")[0]
-    tests = src.read("tests")
-    assert findings.count("(uncorrected)") == int((tests["p"] < built["cfg"].analysis.alpha).sum())
+    exploratory = html.split('<section id="exploratory">')[1].split("</section>")[0]
+    tests = src.read("tests")  # without a correction, significance is read from the raw p
+    assert exploratory.count('class="sig">significant') == int((tests["p"] < built["cfg"].analysis.alpha).sum())
 
 
 # -- in the browser --------------------------------------------------------------------------------
@@ -976,9 +981,9 @@ def test_report_in_headless_chromium(built: dict[str, Any], tmp_path: Path) -> N
         figures = driver.execute_script(
             "return [...document.querySelectorAll('figure img')].map(i => [i.complete, i.naturalWidth])"
         )
-        assert len(figures) == 5 and all(ok and w > 100 for ok, w in figures), figures
+        assert len(figures) == 8 and all(ok and w > 100 for ok, w in figures), figures
         assert driver.execute_script("return document.querySelectorAll('table').length") >= 10
-        for anchor in ("findings", "overview", "quality", "attribution", "behaviour", "statistics"):
+        for anchor in ("answers", "overview", "quality", "attribution", "behaviour", "exploratory"):
             assert driver.execute_script(f"return document.getElementById('{anchor}').offsetHeight") > 50
         # hovering (focusing) a unit shows its score and category
         tip = driver.execute_script(

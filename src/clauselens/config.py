@@ -152,6 +152,18 @@ class AnalysisConfig(Section):
     alpha: float = Field(0.05, gt=0, lt=1)
     permutations: int = Field(999, ge=99)
     lexicons: dict[str, list[str]] = Field(default_factory=dict)  # extra category -> words
+    # The declared (confirmatory) hypotheses, fixed before any data is seen; see docs/analysis.md.
+    focus_metric: Literal["entropy", "gini", "top_k_mass", "effective_units"] = "gini"  # RQ1
+    size_categories: list[str] = Field(  # RQ2: their summed share against model size
+        default_factory=lambda: ["numerical_constraint", "rule_identifier"], min_length=1)
+    quality_metric: str = "semantic_similarity"  # RQ3
+    plateau_margin: float = Field(0.02, gt=0)  # equivalence margin of a size step's gain
+    plateau_margins: dict[str, float] = Field(default_factory=dict)  # per-metric margins
+    quality_floor: float | None = None  # a plateau must lie above it; None: 0 for higher-is-better metrics
+
+    def margin(self, metric: str) -> float:
+        """The equivalence margin of `metric`'s size steps."""
+        return self.plateau_margins.get(metric, self.plateau_margin)
 
 
 class CompareConfig(Section):

@@ -130,3 +130,7 @@ class TestResult(BaseModel):
     sentence: str = ""
     ci_low: float | None = None  # confidence interval of `effect`, where the test gives one
     ci_high: float | None = None
+    role: str | None = None  # "confirmatory" (a declared hypothesis) or "exploratory"
+    verdict: str | None = None  # significant / not significant / underpowered / equivalent / ...
+    min_p: float | None = None  # the smallest p the test could reach at its n
+    seed_spread: float | None = None  # SD of run means between seeds, where seeds were the unit

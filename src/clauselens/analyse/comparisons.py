@@ -28,6 +28,13 @@ from clauselens.analyse.nonparametric import (
     profile_permutation_test,
     rank_biserial_paired,
 )
+from clauselens.analyse.power import (
+    dunn_min_p,
+    friedman_min_p,
+    kruskal_min_p,
+    paired_permutation_min_p,
+    signed_rank_min_p,
+)
 from clauselens.analyse.results import Draft, correct, finish, note
 from clauselens.records import Attribution, TestResult
 
@@ -61,12 +68,13 @@ def _unpaired(metric: str, wide: pd.DataFrame, family: str, where: str) -> list[
     h, p = stats.kruskal(*groups)
     n = sum(sizes)
     drafts = [Draft("omnibus", family, "kruskal", metric, names, float(h), float(p), n, (family, "kruskal"),
-                    where, "epsilon_squared", epsilon_squared(float(h), n))]
+                    where, "epsilon_squared", epsilon_squared(float(h), n), min_p=kruskal_min_p(sizes))]
     for (i, j), (z, p_ij) in dunn_z(groups).items():
         gi, gj = groups[i], groups[j]
         drafts.append(Draft("pair", family, "dunn", metric, [names[i], names[j]], z, p_ij, gi.size + gj.size,
                             (family, "dunn", metric), where, "cliffs_delta", cliffs_delta(gi, gj),
-                            medians=(float(np.median(gi)), float(np.median(gj)))))
+                            medians=(float(np.median(gi)), float(np.median(gj))),
+                            min_p=dunn_min_p(gi.size, gj.size, n)))
     return drafts
 
 
@@ -88,7 +96,8 @@ def _paired(metric: str, wide: pd.DataFrame, family: str, where: str) -> list[Dr
                 chi2, p = (float(v) for v in stats.friedmanchisquare(*table.T))
             drafts.append(Draft("omnibus", family, "friedman", metric, names, chi2, p, len(complete),
                                 (family, "friedman"), where, "kendalls_w",
-                                kendalls_w(chi2, len(complete), len(names))))
+                                kendalls_w(chi2, len(complete), len(names)),
+                                min_p=friedman_min_p(len(complete), len(names))))
     for a, b in itertools.combinations(names, 2):
         pair = wide[[a, b]].dropna()
         if len(pair) < MIN_N:
@@ -104,7 +113,8 @@ def _paired(metric: str, wide: pd.DataFrame, family: str, where: str) -> list[Dr
             w, p = float(res.statistic), float(res.pvalue)
         drafts.append(Draft("pair", family, "wilcoxon", metric, [a, b], w, p, len(pair),
                             (family, "wilcoxon", metric), where, "rank_biserial", rank_biserial_paired(x, y),
-                            medians=(float(np.median(x)), float(np.median(y)))))
+                            medians=(float(np.median(x)), float(np.median(y))),
+                            min_p=signed_rank_min_p(int(np.sum(x != y)))))
     return drafts
 
 
@@ -114,26 +124,33 @@ def compare_strategies(values: pd.DataFrame, *, family: str, where: str = "", al
 
     `values` has columns clause_id, strategy, metric, value (one value per clause, strategy and metric:
     average seeds first). Metrics whose values are all equal are skipped (nothing to test). `where` is
-    worded into the sentences (" at 1.5M").
+    worded into the sentences (" at 1.5M"). Holm within the scopes named in the module docstring; the
+    stage instead corrects the drafts of every family together (`control`).
     """
+    return finish(correct(strategy_drafts(values, family=family, where=where)), alpha, top_k)
+
+
+def strategy_drafts(values: pd.DataFrame, *, family: str, where: str = "") -> list[Draft]:
+    """The uncorrected tests of `compare_strategies`."""
     _require(values, {"clause_id", "strategy", "metric", "value"}, "compare_strategies")
     data = values.dropna(subset=["value"])
     strategies = ordered_strategies(data["strategy"].unique().tolist())
     if len(strategies) < 2:
         why = f"only {len(strategies)} strategy ({', '.join(strategies) or 'none'}) has values"
-        return finish([note(family, "strategy_comparison", "*", strategies, int(data["clause_id"].nunique()),
-                            f"compare strategies{where}", why)], alpha, top_k)
+        return [note(family, "strategy_comparison", "*", strategies, int(data["clause_id"].nunique()),
+                     f"compare strategies{where}", why)]
     drafts: list[Draft] = []
-    for metric, frame in data.groupby("metric", sort=True):
-        if frame["value"].nunique() < 2:
+    by_metric = data.groupby(["metric", "clause_id", "strategy"], sort=True)["value"].mean().unstack("strategy")
+    for metric, wide in by_metric.groupby(level="metric", sort=True):
+        wide = wide.droplevel("metric").dropna(how="all")
+        if len(np.unique(wide.to_numpy()[~np.isnan(wide.to_numpy())])) < 2:
             continue
-        wide = frame.pivot_table(index="clause_id", columns="strategy", values="value", aggfunc="mean")
-        wide = wide[[s for s in strategies if s in wide.columns]]
+        wide = wide[[s for s in strategies if s in wide.columns and wide[s].notna().any()]]
         if wide.shape[1] < 2:
             continue
         drafts += _unpaired(str(metric), wide, family, where)
         drafts += _paired(str(metric), wide, family, where)
-    return finish(correct(drafts), alpha, top_k)
+    return drafts
 
 
 def pattern_permutation_test(profiles: Mapping[str, pd.DataFrame], *, family: str, where: str = "",
@@ -144,10 +161,17 @@ def pattern_permutation_test(profiles: Mapping[str, pd.DataFrame], *, family: st
     pair is tested on the clauses both have, by `nonparametric.profile_permutation_test` (Jensen–Shannon
     distance between mean profiles, clause-wise swaps); seeds are fixed by the pair's identity.
     """
+    return finish(correct(pattern_drafts(profiles, family=family, where=where, n_permutations=n_permutations)),
+                  alpha)
+
+
+def pattern_drafts(profiles: Mapping[str, pd.DataFrame], *, family: str, where: str = "",
+                   n_permutations: int = 999) -> list[Draft]:
+    """The uncorrected tests of `pattern_permutation_test`."""
     names = ordered_strategies(list(profiles))
     if len(names) < 2:
-        return finish([note(family, "permutation_js", "category_profile", names, 0,
-                            f"compare category profiles{where}", "fewer than two strategies")], alpha)
+        return [note(family, "permutation_js", "category_profile", names, 0,
+                     f"compare category profiles{where}", "fewer than two strategies")]
     drafts = []
     for a, b in itertools.combinations(names, 2):
         pa, pb = profiles[a].dropna(), profiles[b].dropna()
@@ -161,10 +185,16 @@ def pattern_permutation_test(profiles: Mapping[str, pd.DataFrame], *, family: st
         xa = pa.reindex(index=common, columns=columns, fill_value=0.0).to_numpy()
         xb = pb.reindex(index=common, columns=columns, fill_value=0.0).to_numpy()
         dist, p, exact = profile_permutation_test(xa, xb, n_permutations, stable_seed(family, a, b))
+        if not math.isfinite(p):
+            drafts.append(note(family, "permutation_js", "category_profile", [a, b], len(common),
+                               f"compare category profiles of {a} and {b}{where}",
+                               "a mean profile is undefined (no attribution in one cell)"))
+            continue
         drafts.append(Draft("pattern", family, "permutation_js", "category_profile", [a, b], dist, p,
                             len(common), (family, "permutation_js"), where, "js_distance", dist,
-                            detail="clauses, exact" if exact else f"clauses, {n_permutations} permutations"))
-    return finish(correct(drafts), alpha)
+                            detail="clauses, exact" if exact else f"clauses, {n_permutations} permutations",
+                            min_p=paired_permutation_min_p(len(common), n_permutations, exact)))
+    return drafts
 
 
 def _clause_taus(a: Sequence[Attribution], b: Sequence[Attribution]) -> dict[str, list[float]]:
@@ -196,10 +226,16 @@ def ranking_agreement(attributions: Mapping[str, Mapping[int, Sequence[Attributi
     mean tau over clauses with a clause-bootstrap 95% CI, and a Wilcoxon signed-rank test of the
     clause taus against 0 (no agreement).
     """
+    return finish(correct(agreement_drafts(attributions, family=family, where=where, n_boot=n_boot)), alpha)
+
+
+def agreement_drafts(attributions: Mapping[str, Mapping[int, Sequence[Attribution]]], *, family: str,
+                     where: str = "", n_boot: int = 1000) -> list[Draft]:
+    """The uncorrected tests of `ranking_agreement`."""
     names = ordered_strategies(list(attributions))
     if len(names) < 2:
-        return finish([note(family, "kendall_tau", "unit_ranking", names, 0,
-                            f"compare unit rankings{where}", "fewer than two strategies")], alpha)
+        return [note(family, "kendall_tau", "unit_ranking", names, 0,
+                     f"compare unit rankings{where}", "fewer than two strategies")]
     drafts = []
     for a, b in itertools.combinations(names, 2):
         per_clause: dict[str, list[float]] = {}
@@ -217,5 +253,5 @@ def ranking_agreement(attributions: Mapping[str, Mapping[int, Sequence[Attributi
         ci = mean_ci_bootstrap(taus, n_boot, stable_seed(family, a, b))
         drafts.append(Draft("agreement", family, "kendall_tau", "unit_ranking", [a, b], mean, p,
                             int(taus.size), (family, "kendall_tau"), where, "mean_kendall_tau", mean, ci,
-                            detail="clauses"))
-    return finish(correct(drafts), alpha)
+                            detail="clauses", min_p=signed_rank_min_p(int(np.sum(taus != 0)))))
+    return drafts

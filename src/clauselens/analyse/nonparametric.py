@@ -223,21 +223,28 @@ def profile_permutation_test(
     swaps each clause's pair of rows at random. A per-clause distance would not do: it is unchanged by
     such a swap. All 2^n swaps are enumerated when 2^n <= n_permutations (exact p); otherwise
     p = (1 + #{T* >= T}) / (1 + n_permutations) (Phipson & Smyth 2010).
-    Returns (distance, p, exact).
+    Returns (distance, p, exact). A NaN anywhere (a profile with no attribution) or a mean profile that
+    is all zero makes the distance undefined: (nan, nan, exact), never p = 0. A permuted statistic that
+    is undefined counts as at least as extreme (the conservative choice).
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"profiles must be two equal (clauses x categories) arrays, got {a.shape}, "
                          f"{b.shape}")
     n = a.shape[0]
-    observed = float(jensenshannon(a.mean(0), b.mean(0), base=2))
     exact = 2**n <= n_permutations
+    if n == 0 or not (np.isfinite(a).all() and np.isfinite(b).all()) or a.mean(0).sum() <= 0 \
+            or b.mean(0).sum() <= 0:
+        return math.nan, math.nan, exact
+    observed = float(jensenshannon(a.mean(0), b.mean(0), base=2))
+    if not math.isfinite(observed):
+        return math.nan, math.nan, exact
     if exact:
         swaps = np.array(list(itertools.product((0.0, 1.0), repeat=n)))
     else:
         swaps = np.random.default_rng(seed).integers(0, 2, size=(n_permutations, n)).astype(float)
     shift = swaps @ (b - a) / n  # how much each swap moves mean(a) towards mean(b)
     null = jensenshannon(a.mean(0) + shift, b.mean(0) - shift, base=2, axis=1)
-    hits = int(np.sum(null >= observed - 1e-12))
+    hits = int(np.sum(~(null < observed - 1e-12)))  # NaN counts as a hit
     p = hits / len(swaps) if exact else (1 + hits) / (1 + n_permutations)
     return observed, float(p), exact

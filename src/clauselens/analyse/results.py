@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from clauselens.analyse.nonparametric import holm
+from clauselens.analyse.power import underpowered
 from clauselens.analyse.wording import (
     TEST_LABELS,
     comparison_phrase,
@@ -26,7 +27,7 @@ from clauselens.analyse.wording import (
 )
 from clauselens.records import TestResult
 
-Kind = Literal["omnibus", "pair", "trend", "pattern", "agreement", "note"]
+Kind = Literal["omnibus", "pair", "trend", "pattern", "agreement", "gain", "equivalence", "note"]
 
 
 @dataclass
@@ -48,8 +49,15 @@ class Draft:
     ci: tuple[float, float] | None = None
     medians: tuple[float, float] | None = None  # pair tests: each group's median
     detail: str = ""  # extra wording, e.g. "79 clauses x 3 sizes"; for notes: the reason
+    min_p: float | None = None  # the smallest p the test can reach at its n (`power`)
+    seed_spread: float | None = None  # SD of run means between seeds, where seeds were the unit
+    role: str = ""  # "confirmatory" (a declared hypothesis) or "exploratory"; set by the stage
+    margin: float | None = None  # equivalence tests: the declared margin
+    above_floor: bool = True  # equivalence tests: the larger size scores above the metric's floor
     p_adj: float | None = field(default=None, init=False)
     scope_size: int = field(default=1, init=False)
+    correction: str = field(default="holm", init=False)  # "holm" or "bh"
+    gated_out: bool = field(default=False, init=False)  # a pair whose omnibus test did not reject
 
 
 def note(family: str, test: str, metric: str, groups: list[str], n: int, what: str, why: str) -> Draft:
@@ -71,15 +79,50 @@ def correct(drafts: Iterable[Draft]) -> list[Draft]:
     return drafts
 
 
+def verdict(d: Draft, alpha: float) -> str:
+    """significant / not significant / underpowered / not tested / not enough data."""
+    if d.kind == "note" or not math.isfinite(d.p):
+        return "not enough data"
+    if d.gated_out:
+        return "not tested (omnibus not significant)"
+    p = d.p_adj if d.p_adj is not None else d.p
+    if p < alpha and d.kind == "equivalence":
+        return "equivalent" if d.above_floor else "at floor"
+    if p < alpha:
+        return "improves" if d.kind == "gain" else "significant"
+    return "underpowered" if underpowered(d.min_p, alpha) else "not significant"
+
+
+def _prefix(d: Draft, alpha: float) -> str:
+    """What a sentence must say before its finding: exploratory, not tested, underpowered."""
+    v = verdict(d, alpha)
+    head = "Exploratory: " if d.role == "exploratory" else ""
+    if v == "not tested (omnibus not significant)":
+        return head + "Not tested, its omnibus test did not reject: "
+    if v == "underpowered":
+        return head + f"Underpowered (n = {d.n}: smallest achievable p = {d.min_p:.4g}): "
+    return head
+
+
 def _sentence(d: Draft, alpha: float, top_k: int) -> str:
     if d.kind == "note":
         return f"Not enough data to {d.detail}."
+    return _prefix(d, alpha) + _finding(d, alpha, top_k)
+
+
+def _finding(d: Draft, alpha: float, top_k: int) -> str:
     label = metric_label(d.metric, top_k)
     p_text = f"{TEST_LABELS.get(d.test, d.test)} {format_p(d.p_adj if d.p_adj is not None else d.p)}"
-    p_text += correction_note("holm" if d.p_adj is not None else None, d.scope_size)
+    p_text += correction_note(d.correction if d.p_adj is not None else None, d.scope_size)
     effect = format_effect(d.effect_name, d.effect, d.ci)
-    tail = ", ".join(x for x in (p_text, effect, f"n = {d.n}" + (f" ({d.detail})" if d.detail else "")) if x)
-    significant = d.p_adj is not None and d.p_adj < alpha
+    spread = f"seed-to-seed SD {d.seed_spread:.3g}" if d.seed_spread is not None else ""
+    tail = ", ".join(x for x in (p_text, effect, spread, f"n = {d.n}" + (f" ({d.detail})" if d.detail else ""))
+                     if x)
+    significant = verdict(d, alpha) in ("significant", "improves")
+    if verdict(d, alpha) == "underpowered":  # silent about the effect: the test could not have seen it
+        return f"{label} of {join_labels(d.groups)}{d.where} cannot be compared at this n: {tail}"
+    if d.kind in ("gain", "equivalence"):
+        return _step_sentence(d, alpha, label, tail)
     if d.kind == "pair":
         a, b = (strategy_label(g) for g in d.groups)
         medians = f"median {label} {d.medians[0]:.2f} vs {d.medians[1]:.2f}" if d.medians else label
@@ -108,14 +151,33 @@ def _sentence(d: Draft, alpha: float, top_k: int) -> str:
     return f"No significant agreement between the unit rankings of {a} and {b}{d.where}: {tail}"
 
 
+def _step_sentence(d: Draft, alpha: float, label: str, tail: str) -> str:
+    a, b = d.groups
+    label = label[0].upper() + label[1:]
+    step = f"from {a} to {b}{d.where}"
+    v = verdict(d, alpha)
+    if d.kind == "gain":
+        if v == "improves":
+            return f"{label} improves {step}: {tail}"
+        return f"No significant gain in {label.lower()} {step}: {tail}"
+    within = f"within ±{d.margin:g}"
+    if v == "equivalent":
+        return f"{label} {step} is equivalent {within}: {tail}"
+    if v == "at floor":
+        return (f"{label} {step} changes by less than ±{d.margin:g}, but only at its floor (no plateau "
+                f"claimed): {tail}")
+    return f"Equivalence {within} not shown for {label.lower()} {step}: {tail}"
+
+
 def finish(drafts: Iterable[Draft], alpha: float = 0.05, top_k: int = 3) -> list[TestResult]:
     """Corrected drafts as `TestResult` records with their sentences."""
     out = []
     for d in drafts:
         out.append(TestResult(
             family=d.family, test=d.test, metric=d.metric, groups=" vs ".join(d.groups),
-            statistic=d.statistic, p=d.p, p_adj=d.p_adj, correction="holm" if d.p_adj is not None else None,
+            statistic=d.statistic, p=d.p, p_adj=d.p_adj, correction=d.correction if d.p_adj is not None else None,
             effect_name=d.effect_name, effect=d.effect, n=d.n, sentence=_sentence(d, alpha, top_k),
             ci_low=d.ci[0] if d.ci else None, ci_high=d.ci[1] if d.ci else None,
+            role=d.role or None, verdict=verdict(d, alpha), min_p=d.min_p, seed_spread=d.seed_spread,
         ))
     return out

@@ -6,9 +6,13 @@ the measure tables, per family for `tests`, in one transaction each) and removes
 left for cells or families that no longer exist, so running twice gives identical tables. Families of
 other stages in `tests` (the scoring stage's `plateau:*`) are left alone.
 
-Test families: `strategy@<size>` (rank tests across strategies), `pattern@<size>` (category profiles),
-`agreement@<size>` (unit rankings), `scale:<strategy>` (trends with model size). Seeds of one
-(size, strategy) are averaged per clause before testing: the clause is the unit of replication.
+Confirmatory families (the declared questions, `hypotheses`; Holm over all of them): `rq1@<size>`,
+`rq2:<strategy>`, `rq3:<strategy>`. Exploratory families (Benjamini–Hochberg over all of them, pairs
+gated by their omnibus test, `control`): `strategy@<size>` (rank tests across strategies),
+`pattern@<size>` (category profiles), `agreement@<size>` (unit rankings), `scale:<strategy>` (trends
+with model size), `plateau:<strategy>:<metric>` (quality steps of the other scored metrics). Seeds of one
+(size, strategy) are averaged per clause in the exploratory tests; the confirmatory ones use runs as
+the unit when there are two or more seeds.
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ from pydantic import ValidationError
 from rich.progress import track
 
 from clauselens.analyse.categories import categoriser_for
-from clauselens.analyse.comparisons import compare_strategies, pattern_permutation_test, ranking_agreement
+from clauselens.analyse.comparisons import agreement_drafts, pattern_drafts, strategy_drafts
+from clauselens.analyse.control import control_confirmatory, control_exploratory
+from clauselens.analyse.hypotheses import declared, rq1_drafts, rq2_drafts, size_metric
 from clauselens.analyse.measures import category_shares, focus_metrics
-from clauselens.analyse.trends import scale_trends
+from clauselens.analyse.quality import plateau_rows, step_drafts
+from clauselens.analyse.results import Draft, finish
+from clauselens.analyse.trends import trend_drafts
 from clauselens.analyse.wording import format_params, strategy_label
 from clauselens.config import ExperimentConfig
+from clauselens.score.metrics import METRICS
 from clauselens.records import Attribution, TestResult
 from clauselens.store import Store
 
-ANALYSIS_FAMILY_PREFIXES = ("strategy@", "pattern@", "agreement@", "scale:")
+ANALYSIS_FAMILY_PREFIXES = ("strategy@", "pattern@", "agreement@", "scale:", "plateau:", "rq1@", "rq2:", "rq3:")
 _ATTRIBUTION_OPTIONS = ("method", "target", "perturbation", "unit")
 
 
@@ -96,23 +105,51 @@ def _size_labels(cells: pd.DataFrame) -> dict[str, str]:
     return {m: (m if counts[lab] > 1 else lab) for m, lab in labels.items()}
 
 
-def _metric_values(shares: pd.DataFrame, focus: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """Long frame (model, params, strategy, clause_id, metric, value), seeds averaged per clause."""
+def _per_seed(shares: pd.DataFrame, focus: pd.DataFrame, cells: pd.DataFrame,
+              size_categories: list[str]) -> pd.DataFrame:
+    """Long frame (cell, model, params, strategy, seed, clause_id, metric, value), one row per cell."""
+    declared_share = shares[shares["category"].isin(size_categories)]
+    declared_share = declared_share.groupby(["cell_id", "clause_id"], as_index=False)["share"].sum(min_count=1)
     long = pd.concat([
         shares.assign(metric="share:" + shares["category"], value=shares["share"]),
         shares.assign(metric="share_per_unit:" + shares["category"], value=shares["share_per_unit"]),
+        declared_share.assign(metric="share:" + "+".join(size_categories), value=declared_share["share"]),
         focus,
     ])[["cell_id", "clause_id", "metric", "value"]]
-    long = long.join(cells, on="cell_id")
+    return long.join(cells, on="cell_id")
+
+
+def _metric_values(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Long frame (model, params, strategy, clause_id, metric, value), seeds averaged per clause."""
     keys = ["model", "params", "strategy", "clause_id", "metric"]
-    return long.groupby(keys, dropna=False, sort=True)["value"].mean().reset_index()
+    return per_seed.groupby(keys, dropna=False, sort=True)["value"].mean().reset_index()
 
 
-def _tests(values: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
-           attributions: list[Attribution], cfg: ExperimentConfig) -> list[TestResult]:
+def _quality_drafts(scores: pd.DataFrame, cells: pd.DataFrame, cfg: ExperimentConfig) -> tuple[
+        list[Draft], list[Draft]]:
+    """(confirmatory RQ3 drafts, exploratory plateau drafts) from the `scores` table."""
+    if scores.empty or not {"cell_id", "clause_id", "metric", "value"} <= set(scores.columns):
+        return [], []
+    data = scores[scores["cell_id"].isin(cells.index)].join(cells, on="cell_id")
+    confirmatory, exploratory = [], []
+    for (strategy, metric), frame in data.groupby(["strategy", "metric"], sort=True):
+        if metric not in METRICS:
+            continue
+        if metric == cfg.analysis.quality_metric:
+            confirmatory += step_drafts(frame, str(strategy), str(metric), cfg.analysis, f"rq3:{strategy}")
+        else:
+            exploratory += step_drafts(frame, str(strategy), str(metric), cfg.analysis,
+                                       f"plateau:{strategy}:{metric}")
+    return confirmatory, exploratory
+
+
+def _tests(per_seed: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
+           attributions: list[Attribution], scores: pd.DataFrame, cfg: ExperimentConfig) -> list[TestResult]:
     acfg = cfg.analysis
     labels = _size_labels(cells)
-    results: list[TestResult] = []
+    values = _metric_values(per_seed)
+    exploratory: list[Draft] = []
+    confirmatory: list[Draft] = []
     share_cells = shares.join(cells, on="cell_id")
     by_cell: dict[str, list[Attribution]] = defaultdict(list)
     for a in attributions:
@@ -121,25 +158,35 @@ def _tests(values: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
     for model in models:
         label, where = labels[model], f" at {labels[model]}"
         subset = values[values["model"] == model]
-        results += compare_strategies(subset, family=f"strategy@{label}", where=where, alpha=acfg.alpha,
-                                      top_k=acfg.top_k)
+        confirmatory += rq1_drafts(per_seed[per_seed["model"] == model], label, acfg.focus_metric)
+        exploratory += strategy_drafts(subset[subset["metric"] != size_metric(acfg)], family=f"strategy@{label}",
+                                       where=where)
         model_shares = share_cells[share_cells["model"] == model]
         profiles = {
             strategy: frame.groupby(["clause_id", "category"])["share"].mean().unstack("category")
             for strategy, frame in model_shares.groupby("strategy")
         }
-        results += pattern_permutation_test(profiles, family=f"pattern@{label}", where=where,
-                                            n_permutations=acfg.permutations, alpha=acfg.alpha)
+        exploratory += pattern_drafts(profiles, family=f"pattern@{label}", where=where,
+                                      n_permutations=acfg.permutations)
         replicates: dict[str, dict[int, list[Attribution]]] = defaultdict(dict)
         for cell_id, row in cells[cells["model"] == model].iterrows():
             replicates[row["strategy"]][int(row["seed"])] = by_cell[cell_id]
-        results += ranking_agreement(replicates, family=f"agreement@{label}", where=where,
-                                     n_boot=cfg.scoring.bootstrap, alpha=acfg.alpha)
+        exploratory += agreement_drafts(replicates, family=f"agreement@{label}", where=where,
+                                        n_boot=cfg.scoring.bootstrap)
     for strategy in sorted(values["strategy"].unique()):
-        subset = values[values["strategy"] == strategy]
-        results += scale_trends(subset, family=f"scale:{strategy}", where=f" for {strategy_label(strategy)}",
-                                alpha=acfg.alpha, n_boot=cfg.scoring.bootstrap, top_k=acfg.top_k)
-    return results
+        subset = values[(values["strategy"] == strategy) & (values["metric"] != size_metric(acfg))]
+        exploratory += trend_drafts(subset, family=f"scale:{strategy}", where=f" for {strategy_label(strategy)}",
+                                    n_boot=cfg.scoring.bootstrap)
+        confirmatory += rq2_drafts(per_seed[per_seed["strategy"] == strategy], str(strategy), size_metric(acfg),
+                                   cfg.scoring.bootstrap)
+    rq3, steps = _quality_drafts(scores, cells, cfg)
+    confirmatory += rq3
+    exploratory += steps
+    control_confirmatory(confirmatory)
+    control_exploratory(exploratory, acfg.alpha)
+    params = {format_params(p): float(p) for p in cells["params"].dropna().unique()}
+    return (finish(confirmatory, acfg.alpha, acfg.top_k) + finish(exploratory, acfg.alpha, acfg.top_k)
+            + plateau_rows(confirmatory + exploratory, acfg.alpha, params))
 
 
 def _replace_per_cell(store: Store, table: str, rows: pd.DataFrame) -> None:
@@ -153,9 +200,9 @@ def _replace_per_cell(store: Store, table: str, rows: pd.DataFrame) -> None:
 
 def _replace_families(store: Store, results: list[TestResult]) -> None:
     rows = pd.DataFrame([r.model_dump() for r in results])
-    for col in ("statistic", "p", "p_adj", "effect", "ci_low", "ci_high"):
+    for col in ("statistic", "p", "p_adj", "effect", "ci_low", "ci_high", "min_p", "seed_spread"):
         rows[col] = rows[col].astype(float)
-    for col in ("correction", "effect_name"):
+    for col in ("correction", "effect_name", "role", "verdict"):
         rows[col] = rows[col].astype("string")
     store.upsert("tests", rows, key=["family"])
     families = sorted(rows["family"].unique())
@@ -165,7 +212,11 @@ def _replace_families(store: Store, results: list[TestResult]) -> None:
 
 
 def analyse_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> None:
-    """Fill `category_shares`, `focus` and the analysis families of `tests` from `attributions`."""
+    """Fill `category_shares`, `focus` and the analysis families of `tests` from `attributions` (and
+    `scores`, for the quality steps); the declared hypotheses are written first."""
+    store.write_json("hypotheses.json", declared(cfg.analysis, cfg.config_hash()))
+    store.delete("hypotheses", "TRUE")
+    store.upsert("hypotheses", declared(cfg.analysis, cfg.config_hash()), key=["id"])
     attributions = load_attributions(store, cfg)
     cells = load_cells(store, cfg, {a.cell_id for a in attributions})
     categoriser = categoriser_for(cfg.analysis.lexicons)
@@ -180,5 +231,5 @@ def analyse_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> N
     focus_table = pd.DataFrame(focus_rows, columns=["cell_id", "clause_id", "metric", "value"])
     _replace_per_cell(store, "category_shares", shares)
     _replace_per_cell(store, "focus", focus_table)
-    values = _metric_values(shares, focus_table, cells)
-    _replace_families(store, _tests(values, shares, cells, attributions, cfg))
+    per_seed = _per_seed(shares, focus_table, cells, cfg.analysis.size_categories)
+    _replace_families(store, _tests(per_seed, shares, cells, attributions, store.read("scores"), cfg))

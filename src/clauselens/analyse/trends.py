@@ -25,6 +25,7 @@ from clauselens.analyse.nonparametric import (
     page_trend_two_sided,
     spearman_cluster_bootstrap,
 )
+from clauselens.analyse.power import jonckheere_min_p, page_min_p
 from clauselens.analyse.results import Draft, correct, finish, note
 from clauselens.analyse.wording import format_params
 from clauselens.records import TestResult
@@ -37,24 +38,29 @@ def scale_trends(values: pd.DataFrame, *, family: str, where: str = "", alpha: f
     `values` has columns clause_id, params, metric, value (one value per clause, size and metric: average
     seeds first). `where` is worded into the sentences (" for FFT").
     """
+    return finish(correct(trend_drafts(values, family=family, where=where, n_boot=n_boot)), alpha, top_k)
+
+
+def trend_drafts(values: pd.DataFrame, *, family: str, where: str = "", n_boot: int = 1000) -> list[Draft]:
+    """The uncorrected tests of `scale_trends`."""
     missing = {"clause_id", "params", "metric", "value"} - set(values.columns)
     if missing:
         raise ValueError(f"scale_trends: input lacks column(s) {sorted(missing)}")
     data = values.dropna(subset=["value", "params"])
     sizes = sorted(data["params"].unique().tolist())
     if len(sizes) < 2:
-        return finish([note(family, "jonckheere", "*", [format_params(s) for s in sizes],
-                            int(data["clause_id"].nunique()), f"test trends with model size{where}",
-                            f"{len(sizes)} model size(s) with values; a trend needs at least 2")],
-                      alpha, top_k)
+        return [note(family, "jonckheere", "*", [format_params(s) for s in sizes],
+                     int(data["clause_id"].nunique()), f"test trends with model size{where}",
+                     f"{len(sizes)} model size(s) with values; a trend needs at least 2")]
     x = np.log10(np.asarray(sizes, float))
     drafts: list[Draft] = []
-    for metric, frame in data.groupby("metric", sort=True):
+    by_metric = data.groupby(["metric", "clause_id", "params"], sort=True)["value"].mean().unstack("params")
+    for metric, wide in by_metric.groupby(level="metric", sort=True):
         metric = str(metric)
-        if frame["value"].nunique() < 2:
+        values_seen = wide.to_numpy()
+        if len(np.unique(values_seen[~np.isnan(values_seen)])) < 2:
             continue
-        wide = frame.pivot_table(index="clause_id", columns="params", values="value", aggfunc="mean")
-        wide = wide.reindex(columns=sizes).dropna()
+        wide = wide.droplevel("metric").reindex(columns=sizes).dropna()
         groups = [format_params(s) for s in sizes]
         if len(wide) < MIN_N:
             drafts.append(note(family, "jonckheere", metric, groups, len(wide),
@@ -67,12 +73,14 @@ def scale_trends(values: pd.DataFrame, *, family: str, where: str = "", alpha: f
         jt = jonckheere_terpstra(list(table.T), "two-sided", seed=stable_seed(family, metric, "jt"))
         drafts.append(Draft("trend", family, "jonckheere", metric, groups, jt.statistic, jt.pvalue, n * k,
                             (family, "jonckheere"), where, "spearman_rho", rho,
-                            None if math.isnan(lo) else (lo, hi), detail=f"{n} clauses × {k} sizes"))
+                            None if math.isnan(lo) else (lo, hi), detail=f"{n} clauses × {k} sizes",
+                            min_p=jonckheere_min_p([n] * k, jt.method)))
         if k >= 3:
             if np.all(table == table[:, :1]):
                 continue  # every clause flat across sizes: no ranking information for Page's L
             page = page_trend_two_sided(table)
             drafts.append(Draft("trend", family, "page", metric, groups, page.statistic, page.pvalue, n,
                                 (family, "page"), where, "mean_within_clause_rho",
-                                page_mean_rho(page.statistic, n, k), detail=f"clauses, {k} sizes"))
-    return finish(correct(drafts), alpha, top_k)
+                                page_mean_rho(page.statistic, n, k), detail=f"clauses, {k} sizes",
+                                min_p=page_min_p(n, k)))
+    return drafts

@@ -11,12 +11,14 @@ STRATEGY_LABELS = {"base": "the base model", "fft": "FFT", "lora": "LoRA", "qlor
 TEST_LABELS = {
     "kruskal": "Kruskal–Wallis", "dunn": "Dunn", "friedman": "Friedman", "wilcoxon": "Wilcoxon",
     "jonckheere": "Jonckheere–Terpstra", "page": "Page's L", "permutation_js": "permutation",
-    "kendall_tau": "Wilcoxon (tau vs 0)",
+    "kendall_tau": "Wilcoxon (tau vs 0)", "t_gain": "one-sided t", "tost": "TOST",
+    "t_runs": "t-test on run means (seeds as unit)", "slope_runs": "slope t-test on run means (seeds as unit)",
 }
 EFFECT_SYMBOLS = {
     "epsilon_squared": "ε²", "kendalls_w": "Kendall's W", "cliffs_delta": "Cliff's δ",
     "rank_biserial": "r", "spearman_rho": "ρ", "mean_within_clause_rho": "mean within-clause ρ",
-    "js_distance": "JS distance", "mean_kendall_tau": "mean τ",
+    "js_distance": "JS distance", "mean_kendall_tau": "mean τ", "mean_gain": "mean gain",
+    "mean_difference": "mean difference", "slope_per_decade": "slope per tenfold size",
 }
 
 
@@ -45,12 +47,14 @@ def join_labels(names: list[str]) -> str:
 
 def metric_label(metric: str, top_k: int = 3) -> str:
     kind, _, category = metric.partition(":")
+    if kind == "share" and "+" in category:
+        return "share on " + " and ".join(CATEGORY_LABELS.get(c, c) for c in category.split("+"))
     if kind == "share":
         return f"share on {CATEGORY_LABELS.get(category, category)}"
     if kind == "share_per_unit":
         return f"per-unit share on {CATEGORY_LABELS.get(category, category)}"
     return {"entropy": "normalised entropy", "gini": "Gini", "top_k_mass": f"top-{top_k} mass",
-            "effective_units": "effective number of units"}.get(metric, metric)
+            "effective_units": "effective number of units"}.get(metric, metric.replace("_", " "))
 
 
 def comparison_phrase(metric: str, higher: bool) -> str:
@@ -88,4 +92,5 @@ def format_effect(name: str | None, value: float | None, ci: tuple[float, float]
 def correction_note(correction: str | None, family_size: int) -> str:
     if not correction:
         return ""
-    return f" (Holm over {family_size} tests)" if family_size > 1 else " (Holm)"
+    name = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(correction, correction)
+    return f" ({name} over {family_size} tests)" if family_size > 1 else f" ({name})"

@@ -29,6 +29,7 @@ KNOWN_TABLES = (
     "category_shares",
     "focus",
     "tests",
+    "hypotheses",
 )
 STRATEGY_ORDER = ("base", "fft", "lora", "qlora")
 CELL_COLUMNS = ("cell_id", "model", "params", "strategy", "seed")

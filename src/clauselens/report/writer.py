@@ -1,7 +1,9 @@
 """write_report: one offline HTML file per run, plus its figures (PNG, SVG) and tables (CSV, Parquet).
 
-The page needs no network and no JavaScript: figures are embedded SVG (data URIs), the CSS is inline,
-hover details are CSS. It reads only the store and the manifest, so it can be rebuilt at any time.
+The page needs no network and no JavaScript: figures are SVG files beside it (figures/), the CSS is
+inline, hover details are CSS. It opens with the answers to the three declared questions; every test is
+on a second page, statistics.html. It reads only the store and the manifest, so it can be rebuilt at
+any time.
 """
 
 from __future__ import annotations
@@ -9,15 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from clauselens.config import ExperimentConfig
+from clauselens.report.answers import answers_section
 from clauselens.report.attribution import attribution_section
 from clauselens.report.behaviour import behaviour_section
+from clauselens.report.exploratory import exploratory_section, write_statistics_page
 from clauselens.report.extras import extra_sections
 from clauselens.report.figures import FigureWriter
 from clauselens.report.html import esc, page
 from clauselens.report.overview import overview_section
 from clauselens.report.quality import quality_section
 from clauselens.report.run_data import load_run_data
-from clauselens.report.statistics import findings_section, statistics_section
 from clauselens.store import Store, atomic_write
 
 REPORT_DIR = "report"
@@ -30,12 +33,12 @@ def write_report(store: Store, cfg: ExperimentConfig) -> Path:
     figures = FigureWriter(out / "figures")
     alpha = cfg.analysis.alpha
     sections = [
-        findings_section(data, alpha),
+        answers_section(data, cfg, figures),
+        attribution_section(data, cfg, figures),
         overview_section(data, cfg),
         quality_section(data, cfg, figures),
-        attribution_section(data, cfg, figures),
         behaviour_section(data, cfg, figures),
-        statistics_section(data, alpha),
+        exploratory_section(data, alpha),
         *extra_sections(data),
     ]
     store.export(out / "tables")
@@ -46,6 +49,7 @@ def write_report(store: Store, cfg: ExperimentConfig) -> Path:
         f"commit {esc(man.get('git_commit', 'unknown'))} · output folder {esc(store.root)}"
     )
     html = page(f"clauselens report: {name}", subtitle, sections)
+    write_statistics_page(out, data, f"clauselens report: {name}", alpha)
     path = out / "index.html"
     with atomic_write(path) as fh:
         fh.write(html)

@@ -1,116 +1,140 @@
-"""Where quality stops improving with model size: paired tests between consecutive sizes.
+"""Where quality stops improving with model size: a gain test and an equivalence test per size step.
 
-The paper's third finding is that rule quality stops improving beyond 7B. For each strategy and
-metric: sizes are ordered by parameter count; each step (size k -> size k+1) is a one-sided Wilcoxon
-signed-rank test on the same clauses ("the larger model is better", i.e. higher for similarities,
-lower for distances); the step p-values of one strategy/metric are Holm-corrected together; and the
-plateau is the smallest size after which no step is significant. Several seeds of one size are
-averaged per clause first, so the clause is the unit of replication.
+"No significant gain" is not "no gain": with few clauses nothing is significant, and a metric stuck at
+zero never gains. So a plateau is claimed only when the gain of the next size is *shown* to be smaller
+than a declared margin — the two one-sided tests (TOST, Schuirmann 1987) reject both |gain| ≥ margin
+hypotheses — and the larger size scores above the metric's floor by more than the margin. A step is
 
-Only consecutive sizes are compared: a gain spread thinly over several steps can be missed, which
-the step rows make visible. Step rows: test "wilcoxon", groups "<smaller> vs <larger>", effect the
-median per-clause gain. Summary row: test "plateau", groups "<all sizes in order>", effect and
-statistic the plateau size in parameters, p / p_adj the smallest p-values among the steps after it
-(or of the last step, when even that one is significant).
+- "improves" when the one-sided t-test of gain > 0 rejects,
+- "equivalent" when TOST rejects and the level is above the floor,
+- "at floor" when TOST rejects but the level is not above the floor (no plateau is claimed from zero),
+- "inconclusive" otherwise.
+
+Units. With one seed per size, the clause is the unit: paired differences of the same clause between
+the two sizes (seeds averaged per clause). With two or more seeds at both sizes, the run is the unit:
+each run's mean over clauses, compared between sizes with pooled-variance two-sample tests, so the gain
+is judged against seed-to-seed variation (reported as `seed_spread`, the pooled SD of run means).
+
+This module only computes; `clauselens.analyse.quality` turns steps into test rows, corrected with the
+rest of the analysis (the declared quality metric in the confirmatory family, the others exploratory).
 """
 
 from __future__ import annotations
 
-import gc
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import wilcoxon
-from statsmodels.stats.multitest import multipletests
+from scipy import stats
 
-from clauselens.config import ScoringConfig
-from clauselens.records import TestResult
-from clauselens.score.metrics import METRICS
-
-STRATEGY_NAMES = {"base": "Base-model", "fft": "FFT", "lora": "LoRA", "qlora": "QLoRA"}
+MIN_N = 3
 
 
-def plateau(scores: pd.DataFrame, cells: pd.DataFrame, cfg: ScoringConfig) -> list[TestResult]:
-    """Step tests and one plateau summary per (strategy, metric) with at least two sizes."""
-    if scores.empty:
-        return []
-    cell_columns = cells[["cell_id", "model", "params", "strategy"]]
-    data = scores.dropna(subset=["value"]).merge(cell_columns, on="cell_id")
-    results: list[TestResult] = []
-    for (strategy, metric), group in data.groupby(["strategy", "metric"], sort=True):
-        if metric not in METRICS:
-            continue
-        per_clause = group.groupby(["params", "model", "clause_id"])["value"].mean().unstack("clause_id")
-        if len(per_clause) >= 2:
-            results += _family(str(strategy), str(metric), per_clause, cfg.alpha)
-    return results
+@dataclass(frozen=True)
+class Step:
+    """One size step's gain (larger minus smaller, signed so that positive is better)."""
+
+    small: str
+    large: str
+    params_small: float
+    params_large: float
+    n: int  # clauses (paired) or runs at both sizes (seeds as unit)
+    gain: float
+    ci: tuple[float, float]
+    p_gain: float  # one-sided: gain > 0
+    p_tost: float  # equivalence: |gain| < margin
+    level: float  # mean quality at the larger size (in the metric's own direction)
+    unit: str  # "clauses" or "runs"
+    seed_spread: float | None = None
 
 
-def _family(strategy: str, metric: str, table: pd.DataFrame, alpha: float) -> list[TestResult]:
-    """Tests for one strategy/metric; `table` rows are sizes (params, model) in order, columns clauses."""
-    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
-    sizes = list(table.index)
-    steps = []
-    for (p_small, small), (p_large, large) in zip(sizes, sizes[1:], strict=False):
-        both = table.loc[[(p_small, small), (p_large, large)]].dropna(axis=1)
-        gains = sign * (both.iloc[1].to_numpy(float) - both.iloc[0].to_numpy(float))
-        statistic, p = _one_sided_wilcoxon(gains)
-        steps.append({"small": small, "large": large, "statistic": statistic, "p": p, "n": len(gains),
-                      "median": float(np.median(gains)) if len(gains) else math.nan})
-    reject, p_adj = _holm([s["p"] for s in steps], alpha)
-    family = f"plateau:{strategy}:{metric}"
-    what = f"{STRATEGY_NAMES.get(strategy, strategy)} {metric.replace('_', ' ')}"
-    results = []
-    for step, significant, q in zip(steps, reject, p_adj, strict=True):
-        verdict = "is significantly better than" if significant else "is not significantly better than"
-        results.append(TestResult(
-            family=family, test="wilcoxon", metric=metric, groups=f"{step['small']} vs {step['large']}",
-            statistic=step["statistic"], p=step["p"], p_adj=float(q), correction="holm",
-            effect_name="median_gain", effect=step["median"], n=step["n"],
-            sentence=f"{what}: {step['large']} {verdict} {step['small']} (median gain {step['median']:.3g}, "
-                     f"one-sided Wilcoxon, Holm p = {q:.2g}, n = {step['n']})"))
-    significant_steps = [k for k, r in enumerate(reject) if r]
-    at = significant_steps[-1] + 1 if significant_steps else 0  # index of the plateau size
-    params, model = sizes[at]
-    if at == len(sizes) - 1:
-        last = steps[-1]
-        p, q, n = last["p"], float(p_adj[-1]), last["n"]
-        sentence = (f"{what} does not plateau within the sizes studied: {last['large']} is still "
-                    f"significantly better than {last['small']} (Wilcoxon, Holm, p = {q:.2g}, n = {n})")
-    else:
-        after = range(at, len(steps))
-        p, q = min(steps[k]["p"] for k in after), float(min(p_adj[k] for k in after))
-        n = min(steps[k]["n"] for k in after)
-        sentence = (f"{what} plateaus at {human_params(int(params))} parameters ({model}): no larger model "
-                    f"is significantly better (Wilcoxon, Holm, p ≥ {q:.2g}, n = {n})")
-    results.append(TestResult(
-        family=family, test="plateau", metric=metric, groups=" < ".join(str(m) for _, m in sizes),
-        statistic=float(params), p=p, p_adj=q, correction="holm", effect_name="plateau_params",
-        effect=float(params), n=n, sentence=sentence))
-    return results
+@dataclass(frozen=True)
+class Moments:
+    """mean, standard error and degrees of freedom of a difference."""
+
+    mean: float
+    se: float
+    df: float
 
 
-def _holm(p: list[float], alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """statsmodels' Holm correction: (reject, adjusted p).
+def paired_moments(gains: np.ndarray) -> Moments:
+    g = np.asarray(gains, float)
+    return Moments(float(g.mean()), float(g.std(ddof=1) / math.sqrt(g.size)), g.size - 1.0)
 
-    Its "holm" branch calls `gc.collect()`, which takes about a second in a process that holds torch
-    and transformers; `gc.freeze()` puts the existing objects out of the collector's reach meanwhile.
+
+def pooled_moments(small: np.ndarray, large: np.ndarray) -> Moments:
+    """Student's two-sample moments of mean(large) − mean(small), pooled variance."""
+    a, b = np.asarray(small, float), np.asarray(large, float)
+    df = a.size + b.size - 2.0
+    pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df
+    return Moments(float(b.mean() - a.mean()), float(math.sqrt(pooled * (1 / a.size + 1 / b.size))), df)
+
+
+def gain_p(m: Moments) -> float:
+    """One-sided t-test of mean > 0; with zero spread, 0 when the mean is positive, else 1."""
+    if m.se == 0 or not math.isfinite(m.se):
+        return 0.0 if m.mean > 0 else 1.0
+    return float(stats.t.sf(m.mean / m.se, m.df))
+
+
+def tost_p(m: Moments, margin: float) -> float:
+    """TOST of −margin < mean < margin: the larger of the two one-sided p-values. With zero spread, 0
+    when the mean lies inside the margin, else 1."""
+    if m.se == 0 or not math.isfinite(m.se):
+        return 0.0 if abs(m.mean) < margin else 1.0
+    lower = stats.t.sf((m.mean + margin) / m.se, m.df)  # H0: mean <= -margin
+    upper = stats.t.cdf((m.mean - margin) / m.se, m.df)  # H0: mean >= +margin
+    return float(max(lower, upper))
+
+
+def t_interval(m: Moments, level: float = 0.95) -> tuple[float, float]:
+    if m.se == 0 or not math.isfinite(m.se):
+        return m.mean, m.mean
+    half = stats.t.ppf((1 + level) / 2, m.df) * m.se
+    return m.mean - half, m.mean + half
+
+
+def size_steps(values: pd.DataFrame, higher_is_better: bool, margin: float) -> list[Step]:
+    """Steps between consecutive sizes of one strategy and metric.
+
+    `values` has columns params, size (label), seed, clause_id, value. Steps with fewer than 3 clauses
+    (or runs) are left out; a NaN metric value is ignored.
     """
-    gc.freeze()
-    try:
-        reject, p_adj, _, _ = multipletests(p, alpha=alpha, method="holm")
-    finally:
-        gc.unfreeze()
-    return reject, p_adj
+    sign = 1.0 if higher_is_better else -1.0
+    data = values.dropna(subset=["value"])
+    order = data.drop_duplicates("params").sort_values("params")
+    steps = []
+    for (p_a, a), (p_b, b) in zip(order[["params", "size"]].itertuples(index=False),
+                                  order[["params", "size"]].iloc[1:].itertuples(index=False), strict=False):
+        at_a, at_b = data[data["params"] == p_a], data[data["params"] == p_b]
+        runs_a = sign * at_a.groupby("seed")["value"].mean().to_numpy()
+        runs_b = sign * at_b.groupby("seed")["value"].mean().to_numpy()
+        spread = None
+        if min(runs_a.size, runs_b.size) >= 2:
+            m, n, unit = pooled_moments(runs_a, runs_b), runs_a.size + runs_b.size, "runs"
+            spread = float(math.sqrt(((runs_a.size - 1) * runs_a.var(ddof=1)
+                                      + (runs_b.size - 1) * runs_b.var(ddof=1)) / (n - 2)))
+            if n < 4:
+                continue
+        else:
+            both = pd.concat([at_a.groupby("clause_id")["value"].mean().rename("a"),
+                              at_b.groupby("clause_id")["value"].mean().rename("b")], axis=1).dropna()
+            if len(both) < MIN_N:
+                continue
+            m, n, unit = paired_moments(sign * (both["b"] - both["a"]).to_numpy()), len(both), "clauses"
+        steps.append(Step(str(a), str(b), float(p_a), float(p_b), n, m.mean, t_interval(m), gain_p(m),
+                          tost_p(m, margin), float(runs_b.mean()), unit, spread))
+    return steps
 
 
-def _one_sided_wilcoxon(gains: np.ndarray) -> tuple[float, float]:
-    """(statistic, p) of Wilcoxon signed-rank for 'gains > 0'; no non-zero gain means no evidence (p = 1)."""
-    if not np.any(gains != 0):
-        return 0.0, 1.0
-    result = wilcoxon(gains, alternative="greater")
-    return float(result.statistic), float(result.pvalue)
+def above_floor(level: float, floor: float | None, margin: float, higher_is_better: bool) -> bool:
+    """Whether quality (signed: `level` is already in the better-is-higher direction) is above the
+    floor by more than the margin; no floor means no check."""
+    if floor is None:
+        return True
+    signed_floor = floor if higher_is_better else -floor
+    return level - signed_floor > margin
 
 
 def human_params(params: int) -> str:

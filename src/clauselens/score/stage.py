@@ -1,4 +1,5 @@
-"""The score stage: fill `scores`, `score_summary` and the plateau rows of `tests` from the store."""
+"""The score stage: fill `scores` and `score_summary` from the store (the plateau tests over `scores` are
+the analyse stage's, with the rest of the error control)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from clauselens.config import ExperimentConfig
 from clauselens.records import Generation, RulePair
 from clauselens.score.metrics import score_generations, selected_metrics
 from clauselens.score.notation import notation_for
-from clauselens.score.plateau import plateau
 from clauselens.score.summary import summarise
 from clauselens.store import Store
 
@@ -14,12 +14,12 @@ GENERATION_FIELDS = list(Generation.model_fields)
 
 
 def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> None:
-    """Score every generation not yet scored, then recompute the summary and the plateau tests.
+    """Score every generation not yet scored, then recompute the summary.
 
     A (cell_id, clause_id) with any row in `scores` counts as scored, so re-running after a crash
-    scores only what is missing, and re-running a finished stage changes nothing (the summary and the
-    tests are recomputed from the same scores with fixed seeds). Summary and plateau rows are derived
-    data: they are replaced whole, so rows of cells or metrics no longer present do not linger.
+    scores only what is missing, and re-running a finished stage changes nothing (the
+    summary is recomputed from the same scores with fixed seeds). Summary rows are derived data: they are
+    replaced whole, so rows of cells or metrics no longer present do not linger.
     """
     selected_metrics(cfg.scoring)  # an unknown metric name fails before any work
     notation = notation_for(cfg)  # a bad grammar fails before any work too
@@ -41,6 +41,3 @@ def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> Non
     summary = summarise(scores, pairs_table, cells, cfg.scoring)
     store.delete("score_summary", "TRUE")
     store.upsert("score_summary", summary, key=["cell_id", "metric", "subset"])
-    tests = [t.model_dump() for t in plateau(scores, cells, cfg.scoring)] if not cells.empty else []
-    store.delete("tests", "family LIKE 'plateau:%'")
-    store.upsert("tests", tests, key=["family", "test", "metric", "groups"])
