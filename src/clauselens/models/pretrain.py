@@ -26,9 +26,14 @@ HELD_OUT_EVERY = 50  # 2% of the corpus
 
 
 def train_tokenizer(texts: Sequence[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Byte-level BPE (every string encodes; no unknown bytes) with eos / pad / unk specials."""
+    """Byte-level BPE (every string encodes; no unknown bytes) with eos / pad / unk specials.
+
+    Digits are split into single tokens before BPE, so "1200" and "1250" share their pieces: a model
+    that copies a clause's number copies digit by digit instead of needing a token per value.
+    """
     tok = Tokenizer(models.BPE(unk_token=UNK))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -1,9 +1,13 @@
-"""The score stage: fill `scores`, `score_summary` and the plateau rows of `tests` from the store."""
+"""The score stage: fill `scores`, `score_summary` (metrics and the reading diagnostics of
+`clauselens.score.diagnostics`) and the plateau rows of `tests` from the store."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from clauselens.config import ExperimentConfig
 from clauselens.records import Generation, RulePair
+from clauselens.score.diagnostics import diagnostic_rows
 from clauselens.score.metrics import score_generations, selected_metrics
 from clauselens.score.plateau import plateau
 from clauselens.score.summary import summarise
@@ -32,13 +36,20 @@ def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> Non
                                                            strict=True)]]
     if not todo.empty:
         pairs = [RulePair.from_row(row) for row in pairs_table.to_dict("records")]
-        records = [Generation(**{k: row[k] for k in GENERATION_FIELDS}) for row in todo.to_dict("records")]
+        records = [Generation(**{k: row[k] for k in GENERATION_FIELDS if k in row and not _missing(row[k])})
+                   for row in todo.to_dict("records")]
         store.upsert("scores", score_generations(pairs, records, cfg.scoring, progress=progress),
                      key=["cell_id", "clause_id", "metric"])
     scores, cells = store.read("scores"), store.read("cells")
-    summary = summarise(scores, pairs_table, cells, cfg.scoring)
+    rows = pd.concat([scores, diagnostic_rows(generations)], ignore_index=True)
+    summary = summarise(rows, pairs_table, cells, cfg.scoring)
     store.delete("score_summary", "TRUE")
     store.upsert("score_summary", summary, key=["cell_id", "metric", "subset"])
     tests = [t.model_dump() for t in plateau(scores, cells, cfg.scoring)] if not cells.empty else []
     store.delete("tests", "family LIKE 'plateau:%'")
     store.upsert("tests", tests, key=["family", "test", "metric", "groups"])
+
+
+def _missing(value: object) -> bool:
+    """A column an older store did not have (None / NaN) is left to the record's default."""
+    return value is None or (isinstance(value, float) and value != value)
