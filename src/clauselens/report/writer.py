@@ -16,6 +16,7 @@ from clauselens.report.figures import FigureWriter
 from clauselens.report.html import esc, page
 from clauselens.report.overview import overview_section
 from clauselens.report.quality import quality_section
+from clauselens.report.reading import reading_section, unread_cells, with_reading_warning
 from clauselens.report.run_data import load_run_data
 from clauselens.report.statistics import findings_section, statistics_section
 from clauselens.store import Store, atomic_write
@@ -29,12 +30,14 @@ def write_report(store: Store, cfg: ExperimentConfig) -> Path:
     data = load_run_data(store)
     figures = FigureWriter(out / "figures")
     alpha = cfg.analysis.alpha
+    unread = unread_cells(data)
     sections = [
         findings_section(data, alpha),
         overview_section(data, cfg),
+        reading_section(data),
         quality_section(data, cfg, figures),
-        attribution_section(data, cfg, figures),
-        behaviour_section(data, cfg, figures),
+        with_reading_warning(attribution_section(data, cfg, figures), unread),
+        with_reading_warning(behaviour_section(data, cfg, figures), unread),
         statistics_section(data, alpha),
         *extra_sections(data),
     ]
