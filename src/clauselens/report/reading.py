@@ -31,7 +31,8 @@ def reading_rows(data: RunData) -> pd.DataFrame:
     wide = wide.reset_index()
     for m in DIAGNOSTICS:
         for stat in ("mean", "ci_low", "ci_high"):
-            wide.setdefault(f"{m}_{stat}", float("nan"))
+            if f"{m}_{stat}" not in wide.columns:
+                wide[f"{m}_{stat}"] = float("nan")
     wide["reads"] = wide["clause_dependence_ci_low"].fillna(float("-inf")) > 0
     return wide
 
