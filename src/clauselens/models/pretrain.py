@@ -119,6 +119,8 @@ def pretrain(spec: LadderSpec, texts: Sequence[str], out_dir: Path, progress: bo
         "params": sum(p.numel() for p in model.parameters()),
         "train_loss_first": losses[0],
         "train_loss_last": sum(tail) / len(tail),
+        "loss_curve": {str(i + 25): round(sum(losses[i:i + 25]) / 25, 4)  # mean of each 25 steps
+                       for i in range(0, len(losses) - 24, 25)},
         "held_out_loss_before": loss_before,
         "held_out_loss_after": loss_after,
         "held_out_ppl_after": math.exp(min(loss_after, 50.0)),
