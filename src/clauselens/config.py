@@ -110,7 +110,8 @@ class StrategiesConfig(Section):
 
 
 class GenerationConfig(Section):
-    max_new_tokens: int = Field(160, gt=0)
+    # None: the longest tokenised training rule plus 25 % (clauselens.generate.generation.rule_token_bound)
+    max_new_tokens: int | None = Field(None, gt=0)
     batch_size: int = Field(8, gt=0)
     do_sample: bool = False
     temperature: float = Field(1.0, gt=0)
@@ -121,7 +122,7 @@ class ScoringConfig(Section):
     embedder: str = "builtin:all-minilm-l6-v2"  # or any sentence-transformers model path / id
     metrics: list[str] = Field(default_factory=lambda: [
         "semantic_similarity", "token_f1", "token_f3", "levenshtein", "bleu", "syntax_valid",
-        "tree_edit_distance", "verdict_accuracy"])
+        "tree_edit_distance", "verdict_accuracy", "constraint_match"])
     bootstrap: int = Field(1000, ge=100)
     alpha: float = Field(0.05, gt=0, lt=1)
     sandbox_timeout_s: float = Field(5.0, gt=0)
@@ -191,6 +192,7 @@ class ExecutorConfig(Section):
     num_gpus: float = Field(0.0, ge=0)
     memory_mb: int | None = Field(None, gt=0)
     max_retries: int = Field(2, ge=0)
+    workers: int = Field(1, ge=1)  # local: tasks run at once, each in its own process
 
 
 class ExperimentConfig(Section):

@@ -75,6 +75,8 @@ class Generation(BaseModel):
     raw: str  # decoded continuation as produced
     rule: str  # cleaned: the `check_rule` function only
     n_new_tokens: int
+    truncated: bool = False  # stopped by max_new_tokens, not by an end token or a complete rule
+    clause_dependence: float | None = None  # clauselens.generate.dependence; None if not measured
 
 
 class Unit(BaseModel):

@@ -65,30 +65,35 @@ def read_pairs(store: Store) -> list[RulePair]:
 
 # -- models ----------------------------------------------------------------------------------------
 def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> list[str]:
-    """What a builtin ladder model is pretrained on: regulation text plus train-split rules only.
+    """What a builtin ladder model is pretrained on (`clauselens.models.synthetic.pretraining_mix`).
 
-    With the builtin corpus and its stored split, the whole stored train split is used whatever
-    `data.max_train` says, so resizing a study does not re-pretrain (and re-cache) the ladder. Any other
-    split or data set contributes the train rules (and clause text) of this run's own pairs, so no test
-    rule is ever pretrained on.
+    Regulation prose without any test clause, train-split rules only, synthetic clause -> rule pairs and
+    stdlib Python. With the builtin corpus and its stored split, the whole stored split decides what
+    is held out whatever `data.max_train` says, so resizing a study does not re-pretrain the ladder.
     """
     from clauselens.corpus import builtin_clause_texts, builtin_pairs
+    from clauselens.models.synthetic import pretraining_mix
 
-    if cfg.data.source == "builtin" and cfg.data.split == "stored":
-        return builtin_clause_texts() + [p.rule for p in builtin_pairs() if p.split == "train"]
-    return (
-        builtin_clause_texts()
-        + [p.clause.text for p in pairs]
-        + [p.rule for p in pairs if p.split == "train"]
-    )
+    if not (cfg.data.source == "builtin" and cfg.data.split == "stored"):
+        extra = [p.clause.text for p in pairs if p.split == "train"]
+        return pretraining_mix(builtin_clause_texts() + extra, [p.rule for p in pairs if p.split == "train"],
+                               [p.clause.text for p in pairs if p.split != "train"])
+    stored = builtin_pairs()
+    return pretraining_mix(builtin_clause_texts(), [p.rule for p in stored if p.split == "train"],
+                           [p.clause.text for p in stored if p.split != "train"])
 
 
 def stage_models(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> pd.DataFrame:
     """Resolve every base model to a loadable path and record its parameter count (table `models`)."""
     from clauselens.models import count_parameters, load_causal_lm, resolve_model
+    from clauselens.models.resolve import BUILTIN_PREFIX, pretrain_builtins
 
     done = store.read("models")
     texts: list[str] | None = None
+    builtin = [m.id[len(BUILTIN_PREFIX):] for m in cfg.models if m.id.startswith(BUILTIN_PREFIX)]
+    if builtin:  # the rungs pretrain side by side; the loop below then finds them cached
+        texts = pretraining_texts(cfg, pairs)
+        pretrain_builtins(builtin, texts)
     rows = []
     for m in cfg.models:
         prev = done[done["name"] == m.name] if not done.empty else done
@@ -130,11 +135,12 @@ class CellTask:
     cell: Cell
     out_dir: Path
     pairs: list[RulePair]
+    train_pairs: list[RulePair]  # what the cell is fine-tuned on; bounds generation length
 
     @property
     def progress(self) -> bool:
-        """Progress bars only in-process; on Ray they would come back as streams of log lines."""
-        return self.cfg.executor.kind == "local"
+        """Progress bars only in-process; in worker processes they would interleave as streams of lines."""
+        return self.cfg.executor.kind == "local" and self.cfg.executor.workers == 1
 
 
 def train_task(t: CellTask) -> dict[str, Any]:
@@ -171,19 +177,27 @@ def _load(t: CellTask) -> tuple[Any, Any]:
     return load_cell(t.model_path, t.cell.strategy, t.out_dir, qlora_cfg=t.cfg.strategies.qlora)
 
 
+def generation_config(t: CellTask, tokenizer: Any) -> Any:
+    """The run's generation settings, `max_new_tokens` bounded by the training rules when unset."""
+    from clauselens.generate.generation import rule_token_bound
+
+    gen = t.cfg.generation
+    if gen.max_new_tokens is not None:
+        return gen
+    bound = rule_token_bound(tokenizer, [p.rule for p in t.train_pairs])
+    return gen.model_copy(update={"max_new_tokens": bound})
+
+
 def generate_task(t: CellTask) -> list[Generation]:
     from clauselens.generate import generate_rules
+    from clauselens.generate.dependence import clause_dependence
 
     model, tok = _load(t)
-    return generate_rules(
-        model,
-        tok,
-        [p.clause for p in t.pairs],
-        t.cfg.generation,
-        t.cell.seed,
-        t.cell.cell_id,
-        progress=t.progress,
-    )
+    clauses = [p.clause for p in t.pairs]
+    gens = generate_rules(model, tok, clauses, generation_config(t, tok), t.cell.seed, t.cell.cell_id,
+                          progress=t.progress)
+    gains = clause_dependence(model, tok, clauses, [g.raw for g in gens])
+    return [g.model_copy(update={"clause_dependence": d}) for g, d in zip(gens, gains, strict=True)]
 
 
 @dataclass
@@ -234,8 +248,10 @@ def _target_hooks(t: AttributeTask, pair: RulePair, model: Any, tok: Any) -> dic
         return {}
     from clauselens.generate import clean_rule, generate_texts
 
+    gen_cfg = generation_config(t, tok)
+
     def generate(prompts: list[str]) -> list[str]:
-        return [raw for raw, _ in generate_texts(model, tok, prompts, t.cfg.generation, t.cell.seed)]
+        return [raw for raw, _ in generate_texts(model, tok, prompts, gen_cfg, t.cell.seed)]
 
     if target == "similarity":
         from clauselens.score.embedding import load_embedder
@@ -292,9 +308,9 @@ class Study:
     def _task(self, cell: Cell, pairs: list[RulePair]) -> CellTask:
         models = self.models().set_index("name")
         mcfg = next(m for m in self.cfg.models if m.name == cell.model)
-        return CellTask(
-            self.cfg, mcfg, models.loc[cell.model, "path"], cell, cell_dir(self.store, cell.cell_id), pairs
-        )
+        train = [p for p in read_pairs(self.store) if p.split == "train"]
+        path = models.loc[cell.model, "path"]
+        return CellTask(self.cfg, mcfg, path, cell, cell_dir(self.store, cell.cell_id), pairs, train)
 
     def done_cells(self) -> list[Cell]:
         ok = self.store.keys("cells", ["cell_id", "status"])

@@ -16,7 +16,7 @@ def make_executor(cfg: ExecutorConfig) -> Executor:
     """The executor the `[executor]` section asks for."""
     if cfg.kind == "ray":
         return RayExecutor(cfg)
-    return LocalExecutor(max_retries=cfg.max_retries)
+    return LocalExecutor(max_retries=cfg.max_retries, workers=cfg.workers)
 
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "Resources", "TaskOutcome", "make_executor"]

@@ -41,13 +41,25 @@ def generate_rules(model: torch.nn.Module, tokenizer: object, clauses: Sequence[
 
     Each row stops at an end token, at `gen_cfg.max_new_tokens`, or once it holds a complete
     `check_rule` function (`CheckRuleComplete`). `raw` is the decoded continuation up to the stop;
-    `rule` is `clean_rule(raw)`; `n_new_tokens` counts the tokens of `raw` (no end token, no padding).
+    `rule` is `clean_rule(raw)`; `n_new_tokens` counts the tokens of `raw` (no end token, no padding);
+    `truncated` says the row reached `max_new_tokens`.
     """
     prompts = [render_prompt(c, tokenizer).text for c in clauses]
     outputs = generate_texts(model, tokenizer, prompts, gen_cfg, seed, progress=progress,
                              label=f"generate {cell_id}")
-    return [Generation(cell_id=cell_id, clause_id=c.clause_id, raw=raw, rule=clean_rule(raw), n_new_tokens=n)
+    return [Generation(cell_id=cell_id, clause_id=c.clause_id, raw=raw, rule=clean_rule(raw), n_new_tokens=n,
+                       truncated=n >= gen_cfg.max_new_tokens)  # type: ignore[operator]
             for c, (raw, n) in zip(clauses, outputs, strict=True)]
+
+
+def rule_token_bound(tokenizer: object, rules: Sequence[str], margin: float = 0.25) -> int:
+    """`max_new_tokens` that lets every rule end: the longest tokenised rule (plus its end token) and
+    `margin` more. A fixed bound either cuts rules off (a small tokenizer spends many tokens on code)
+    or wastes time on models that never stop."""
+    if not rules:
+        raise ValueError("no training rules to derive generation.max_new_tokens from; set it in the config")
+    longest = max(len(tokenizer(r, add_special_tokens=False)["input_ids"]) for r in rules)  # type: ignore[operator]
+    return int((longest + 1) * (1 + margin) + 0.999)
 
 
 def generate_texts(model: torch.nn.Module, tokenizer: object, prompts: Sequence[str],
@@ -59,6 +71,8 @@ def generate_texts(model: torch.nn.Module, tokenizer: object, prompts: Sequence[
     """
     if not prompts:
         return []
+    if gen_cfg.max_new_tokens is None:
+        raise ValueError("generation.max_new_tokens is unset; resolve it with rule_token_bound first")
     ids = [prompt_token_ids(tokenizer, p) for p in prompts]
     eos_ids = _eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id  # type: ignore[attr-defined]

@@ -26,9 +26,14 @@ HELD_OUT_EVERY = 50  # 2% of the corpus
 
 
 def train_tokenizer(texts: Sequence[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Byte-level BPE (every string encodes; no unknown bytes) with eos / pad / unk specials."""
+    """Byte-level BPE (every string encodes; no unknown bytes) with eos / pad / unk specials.
+
+    Digits are split into single tokens before BPE, so "1200" and "1250" share their pieces: a model
+    that copies a clause's number copies digit by digit instead of needing a token per value.
+    """
     tok = Tokenizer(models.BPE(unk_token=UNK))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -114,6 +119,8 @@ def pretrain(spec: LadderSpec, texts: Sequence[str], out_dir: Path, progress: bo
         "params": sum(p.numel() for p in model.parameters()),
         "train_loss_first": losses[0],
         "train_loss_last": sum(tail) / len(tail),
+        "loss_curve": {str(i + 25): round(sum(losses[i:i + 25]) / 25, 4)  # mean of each 25 steps
+                       for i in range(0, len(losses) - 24, 25)},
         "held_out_loss_before": loss_before,
         "held_out_loss_after": loss_after,
         "held_out_ppl_after": math.exp(min(loss_after, 50.0)),

@@ -98,3 +98,35 @@ def _resolve_builtin(name: str, texts: Sequence[str] | None, cache_dir: Path | N
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _pretrain_one(args: tuple[str, Sequence[str], Path | None, int]) -> str:
+    """Worker of `pretrain_builtins`: one rung, with its share of the cores."""
+    import torch
+
+    name, texts, cache_dir, threads = args
+    torch.set_num_threads(threads)
+    return str(_resolve_builtin(name, texts, cache_dir, progress=False))
+
+
+def pretrain_builtins(names: Sequence[str], texts: Sequence[str], cache_dir: Path | None = None,
+                      progress: bool = True) -> None:
+    """Pretrain the uncached builtin rungs `names`, each in its own process, at the same time.
+
+    One small model cannot keep two cores busy (measured: benchmarks/ladder_parallel.py), so the rungs
+    run side by side, each with cores / rungs threads. Each process takes the same file lock as
+    `resolve_model`, so a concurrent study still pretrains each rung once.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    missing = [n for n in dict.fromkeys(names)
+               if n in LADDER and not (ladder_dir(n, texts, cache_dir) / LADDER_META).is_file()]
+    if len(missing) < 2:
+        for name in missing:
+            _resolve_builtin(name, texts, cache_dir, progress)
+        return
+    threads = max(1, (os.cpu_count() or 1) // len(missing))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(missing), mp_context=context) as pool:
+        list(pool.map(_pretrain_one, [(n, list(texts), cache_dir, threads) for n in missing]))

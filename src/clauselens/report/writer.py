@@ -20,6 +20,7 @@ from clauselens.report.figures import FigureWriter
 from clauselens.report.html import esc, page
 from clauselens.report.overview import overview_section
 from clauselens.report.quality import quality_section
+from clauselens.report.reading import reading_section, unread_cells, with_reading_warning
 from clauselens.report.run_data import load_run_data
 from clauselens.store import Store, atomic_write
 
@@ -32,12 +33,14 @@ def write_report(store: Store, cfg: ExperimentConfig) -> Path:
     data = load_run_data(store)
     figures = FigureWriter(out / "figures")
     alpha = cfg.analysis.alpha
+    unread = unread_cells(data)
     sections = [
         answers_section(data, cfg, figures),
-        attribution_section(data, cfg, figures),
+        reading_section(data),
+        with_reading_warning(attribution_section(data, cfg, figures), unread),
         overview_section(data, cfg),
         quality_section(data, cfg, figures),
-        behaviour_section(data, cfg, figures),
+        with_reading_warning(behaviour_section(data, cfg, figures), unread),
         exploratory_section(data, alpha),
         *extra_sections(data),
     ]

@@ -15,6 +15,7 @@ from rich.progress import Progress
 from clauselens.config import ScoringConfig
 from clauselens.records import Generation, RulePair
 from clauselens.score.code_metrics import bleu, levenshtein, syntax_valid, tree_edit_distance
+from clauselens.score.constraint_match import constraint_match
 from clauselens.score.embedding import load_embedder
 from clauselens.score.embedding_metrics import semantic_similarity, token_f1, token_f3
 from clauselens.score.execution import verdict_accuracy
@@ -49,6 +50,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("verdict_accuracy", True,
            lambda r, g, p, c: verdict_accuracy(g, p.fixtures, c.sandbox_timeout_s, c.sandbox_memory_mb),
            runs_code=True),
+    Metric("constraint_match", True, lambda r, g, p, c: constraint_match(r, g)),
 ]}
 
 

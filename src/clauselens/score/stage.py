@@ -1,10 +1,14 @@
-"""The score stage: fill `scores` and `score_summary` from the store (the plateau tests over `scores` are
-the analyse stage's, with the rest of the error control)."""
+"""The score stage: fill `scores` and `score_summary` (metrics and the reading diagnostics of
+`clauselens.score.diagnostics`) from the store; the plateau tests over `scores` are the analyse stage's,
+with the rest of the error control."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from clauselens.config import ExperimentConfig
 from clauselens.records import Generation, RulePair
+from clauselens.score.diagnostics import diagnostic_rows
 from clauselens.score.metrics import score_generations, selected_metrics
 from clauselens.score.notation import notation_for
 from clauselens.score.summary import summarise
@@ -34,10 +38,17 @@ def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> Non
                                                            strict=True)]]
     if not todo.empty:
         pairs = [RulePair.from_row(row) for row in pairs_table.to_dict("records")]
-        records = [Generation(**{k: row[k] for k in GENERATION_FIELDS}) for row in todo.to_dict("records")]
+        records = [Generation(**{k: row[k] for k in GENERATION_FIELDS if k in row and not _missing(row[k])})
+                   for row in todo.to_dict("records")]
         scored = score_generations(pairs, records, cfg.scoring, progress=progress, notation=notation)
         store.upsert("scores", scored, key=["cell_id", "clause_id", "metric"])
     scores, cells = store.read("scores"), store.read("cells")
-    summary = summarise(scores, pairs_table, cells, cfg.scoring)
+    rows = pd.concat([scores, diagnostic_rows(generations)], ignore_index=True)
+    summary = summarise(rows, pairs_table, cells, cfg.scoring)
     store.delete("score_summary", "TRUE")
     store.upsert("score_summary", summary, key=["cell_id", "metric", "subset"])
+
+
+def _missing(value: object) -> bool:
+    """A column an older store did not have (None / NaN) is left to the record's default."""
+    return value is None or (isinstance(value, float) and value != value)

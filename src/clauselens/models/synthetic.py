@@ -1,0 +1,202 @@
+"""What the builtin ladder is pretrained on: synthetic clause -> rule programs, regulation prose, Python.
+
+A real base model arrives knowing Python and the language of regulations; our CPU ladder must learn
+both in a few minutes. Three sources, mixed:
+
+1. Synthetic clause -> rule pairs, written here from the rule vocabulary (`clauselens.rules.vocabulary`)
+   with sentence templates and rendered with the corpus's own rule writer (`render_rule`), in the exact
+   prompt format fine-tuning uses. The number in a synthetic clause is drawn independently of the
+   property and appears verbatim in the rule, so the cheapest way to predict the rule is to copy the
+   clause's number and name, not to recall a property's usual value. No test pair is looked at.
+2. Approved Documents prose (bundled, Crown copyright, Open Government Licence v3.0; see
+   `corpus/uk-approved-documents/NOTICE.md`), minus every clause whose text contains a test clause.
+3. Python source that ships with the interpreter (a fixed list of small stdlib modules; absent ones
+   are skipped, so the mix works on any CPython).
+
+Everything is seeded: the same inputs give the same texts, so the ladder's cache key is stable.
+"""
+
+from __future__ import annotations
+
+import random
+import sysconfig
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from clauselens.corpus.rulecode import Check, render_rule
+from clauselens.prompt import render_prompt
+from clauselens.records import Clause
+from clauselens.rules.vocabulary import PROPERTIES
+
+N_SYNTHETIC = 4000
+STDLIB_MODULES = (
+    "textwrap.py", "string.py", "fnmatch.py", "bisect.py", "heapq.py", "csv.py", "glob.py", "shlex.py",
+    "fractions.py", "statistics.py", "colorsys.py", "difflib.py", "json/encoder.py", "json/decoder.py",
+    "graphlib.py", "numbers.py", "operator.py", "queue.py",
+)
+STDLIB_MAX_CHARS = 400_000
+
+# property suffix -> (canonical unit of `Check`, how the unit is written in a clause)
+SUFFIX_UNITS: dict[str, tuple[str, str]] = {
+    "_mm": ("mm", "mm"), "_m2": ("m2", "m2"), "_deg": ("deg", " degrees"), "_min": ("min", " minutes"),
+    "_l_s": ("l_s", " l/s"), "_kw": ("kw", " kW"), "_db": ("db", " dB"), "_l": ("l", " litres"),
+    "_pct": ("pct", "%"), "_n": ("count", ""), "u_value": ("w_m2k", " W/m2K"),
+}
+MIN_PHRASES = ("at least {v}", "not less than {v}", "a minimum of {v}", "no less than {v}")
+MAX_PHRASES = ("not more than {v}", "no more than {v}", "a maximum of {v}", "not exceeding {v}")
+TEMPLATES = (
+    "The {noun} of {a_kind} should be {phrase}.",
+    "{Kinds} should have a {noun} of {phrase}.",
+    "In all buildings, the {noun} of every {kind} should be {phrase}.",
+    "Where {a_kind} is provided, its {noun} should be {phrase}.",
+    "{A_kind} should be designed so that its {noun} is {phrase}.",
+)
+RANGE_TEMPLATES = (
+    "The {noun} of {a_kind} should be between {low} and {high}.",
+    "{Kinds} should have a {noun} between {low} and {high}.",
+)
+BOOL_TEMPLATES = (
+    "Every {kind} should {verb}.",
+    "{Kinds} should {verb}.",
+    "Where {a_kind} is provided, it should {verb}.",
+)
+DOCUMENTS = ("A", "B-vol1", "B-vol2", "C", "D", "E", "F-vol1", "G", "H", "J", "K", "L", "M-vol1", "S")
+
+
+def unit_of(prop: str) -> tuple[str, str] | None:
+    """(canonical unit, unit as written) of a numeric property; None for booleans and strings."""
+    for suffix, unit in SUFFIX_UNITS.items():
+        if prop.endswith(suffix):
+            return unit
+    return None
+
+
+def _noun(prop: str) -> str:
+    for suffix in SUFFIX_UNITS:
+        if prop.endswith(suffix):
+            prop = prop[: -len(suffix)] or prop
+            break
+    return prop.replace("_", " ").strip()
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+def _value(rng: random.Random, unit: str) -> int:
+    """A number with no tie to the property: the model must read it from the clause."""
+    if unit == "mm":
+        return rng.choice([rng.randint(1, 99) * 10, rng.randint(1, 60) * 50, rng.randint(5, 999)])
+    if unit == "min":
+        return rng.choice([15, 30, 60, 90, 120, rng.randint(1, 240)])
+    return rng.randint(1, 250)
+
+
+def _written(value: int, unit: str, written: str, rng: random.Random) -> str:
+    """The value as a clause writes it: mm sometimes in metres (the rule keeps millimetres)."""
+    if unit == "mm" and value % 100 == 0 and value >= 1000 and rng.random() < 0.4:
+        metres = value / 1000
+        return f"{metres:g}m"
+    return f"{value}{written}"
+
+
+def _numeric_check(rng: random.Random, kind: str, prop: str) -> tuple[Check, str]:
+    unit, written = unit_of(prop)  # type: ignore[misc]
+    noun, words = _noun(prop), kind.replace("_", " ")
+    label = f"{words} {noun}"
+    fields = {"noun": noun, "kind": words, "a_kind": _article(words), "A_kind": _article(words).capitalize(),
+              "Kinds": f"{words.capitalize()}s"}
+    op = rng.choices(["min", "max", "range"], weights=[45, 40, 15])[0]
+    if op == "range":
+        low = _value(rng, unit)
+        high = low + max(1, _value(rng, unit) // 2)
+        text = rng.choice(RANGE_TEMPLATES).format(low=_written(low, unit, written, rng),
+                                                  high=_written(high, unit, written, rng), **fields)
+        return Check(kind, prop, "range", label, unit, low=low, high=high), text
+    value = _value(rng, unit)
+    phrases = MIN_PHRASES if op == "min" else MAX_PHRASES
+    phrase = rng.choice(phrases).format(v=_written(value, unit, written, rng))
+    text = rng.choice(TEMPLATES).format(phrase=phrase, **fields)
+    bound = {"low": value} if op == "min" else {"high": value}
+    return Check(kind, prop, op, label, unit, **bound), text
+
+
+def _bool_check(rng: random.Random, kind: str, prop: str) -> tuple[Check, str]:
+    words = kind.replace("_", " ")
+    expected = rng.random() < 0.85
+    if prop.startswith("is_"):
+        verb = f"{'' if expected else 'not '}be {prop[3:].replace('_', ' ')}"
+    elif prop.startswith("has_"):
+        verb = f"{'have' if expected else 'not have'} {_article(prop[4:].replace('_', ' '))}"
+    else:
+        verb = f"{'' if expected else 'not '}{prop.replace('_', ' ')}"
+    fields = {"kind": words, "a_kind": _article(words), "Kinds": f"{words.capitalize()}s", "verb": verb}
+    label = f"{words} {verb.replace('not ', 'does not ')}"
+    return Check(kind, prop, "is", label, expected=expected), rng.choice(BOOL_TEMPLATES).format(**fields)
+
+
+def synthetic_pair(rng: random.Random, index: int, prose: Sequence[str]) -> tuple[Clause, str]:
+    """One synthetic (clause, reference rule): one or two checks, sometimes wrapped in real prose."""
+    checks, sentences = [], []
+    for _ in range(1 if rng.random() < 0.8 else 2):
+        kind = rng.choice(sorted(PROPERTIES))
+        candidates = [p for p in PROPERTIES[kind] if p.startswith(("is_", "has_")) or unit_of(p)]
+        if not candidates:
+            continue
+        prop = rng.choice(candidates)
+        if any(c.kind == kind and c.prop == prop for c in checks):
+            continue
+        check, sentence = (_numeric_check if unit_of(prop) else _bool_check)(rng, kind, prop)
+        checks.append(check)
+        sentences.append(sentence)
+    if not checks:
+        return synthetic_pair(rng, index, prose)
+    if prose and rng.random() < 0.3:
+        sentences.insert(0, rng.choice(prose)[:300].strip())
+    doc = rng.choice(DOCUMENTS)
+    clause = Clause(clause_id=f"synthetic:{index}", document=doc,
+                    paragraph=f"{rng.randint(0, 15)}.{rng.randint(1, 40)}",
+                    title=f"Section {rng.randint(1, 12)}: {checks[0].kind.replace('_', ' ').capitalize()}s",
+                    text=" ".join(sentences))
+    return clause, render_rule(checks)
+
+
+def synthetic_texts(n: int = N_SYNTHETIC, seed: int = 0, prose: Sequence[str] = ()) -> list[str]:
+    """`n` synthetic prompts with their rules, each in the fine-tuning prompt format."""
+    rng = random.Random(seed)
+    texts = []
+    for i in range(n):
+        clause, rule = synthetic_pair(rng, i, prose)
+        texts.append(render_prompt(clause).text + rule)
+    return texts
+
+
+def stdlib_texts(max_chars: int = STDLIB_MAX_CHARS) -> list[str]:
+    """Source of the fixed list of stdlib modules that exist here, up to `max_chars` in all."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out, total = [], 0
+    for name in STDLIB_MODULES:
+        path = root / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")[: max_chars - total]
+        out.append(text)
+        total += len(text)
+        if total >= max_chars:
+            break
+    return out
+
+
+def without_test_text(texts: Iterable[str], test_clauses: Iterable[str]) -> list[str]:
+    """`texts` minus every text that contains (or is contained in) a test clause's text."""
+    tests = [t.strip() for t in test_clauses if t.strip()]
+    return [t for t in texts if not any(x in t or (len(t) > 40 and t.strip() in x) for x in tests)]
+
+
+def pretraining_mix(prose: Sequence[str], train_rules: Sequence[str], test_clauses: Sequence[str],
+                    seed: int = 0) -> list[str]:
+    """The ladder's pretraining texts: synthetic pairs, prose without test clauses, rules, stdlib."""
+    clean_prose = without_test_text(prose, test_clauses)
+    texts = synthetic_texts(seed=seed, prose=clean_prose) + clean_prose + list(train_rules) + stdlib_texts()
+    random.Random(seed).shuffle(texts)
+    return texts
