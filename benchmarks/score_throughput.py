@@ -130,7 +130,7 @@ print(json.dumps(verdicts))
 """
 
 
-def run_bare(code: str, buildings: list[dict], flags: str = "-I", timeout_s: float = 5.0) -> list[bool | None]:
+def run_bare(code: str, buildings: list[dict], flags: str = "-I", timeout_s: float = 5.0) -> list:
     """The same rule on the same buildings in a plain `python -I` subprocess: no isolation at all."""
     done = subprocess.run([isolation.interpreter(), flags, "-c", BARE, str(isolation.RULES_DIR)],
                           input=json.dumps({"code": code, "buildings": buildings}).encode(),
