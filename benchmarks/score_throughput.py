@@ -132,9 +132,12 @@ print(json.dumps(verdicts))
 
 def run_bare(code: str, buildings: list[dict], flags: str = "-I", timeout_s: float = 5.0) -> list:
     """The same rule on the same buildings in a plain `python -I` subprocess: no isolation at all."""
-    done = subprocess.run([isolation.interpreter(), flags, "-c", BARE, str(isolation.RULES_DIR)],
-                          input=json.dumps({"code": code, "buildings": buildings}).encode(),
-                          capture_output=True, timeout=timeout_s)
+    try:
+        done = subprocess.run([isolation.interpreter(), flags, "-c", BARE, str(isolation.RULES_DIR)],
+                              input=json.dumps({"code": code, "buildings": buildings}).encode(),
+                              capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:  # as run_rule's default 5 s limit
+        return []
     return json.loads(done.stdout) if done.returncode == 0 else []
 
 
