@@ -11,6 +11,7 @@ from clauselens.report.html import Section, Trace, cell_value, esc, frame_table,
 from clauselens.report.run_data import CELL_COLUMNS, RunData
 
 RUN_FIELDS = ("name", "config_hash", "config_file", "git_commit", "started", "finished", "python", "platform")
+RUN_FIELDS += ("sandbox",)  # the rule sandbox layers active and missing for this run
 OPTION_SECTIONS = ("attribution", "generation", "scoring", "analysis", "report", "data", "executor")
 TRAINING_COLUMNS = (
     "trainable_params",

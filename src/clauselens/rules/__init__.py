@@ -3,7 +3,8 @@
 A rule is `def check_rule(model) -> list[Finding]`; it reads `model.elements(kind)`, `element.get(prop)`
 and `element.related(relation)` (names in `clauselens.rules.vocabulary`). Buildings are IFC4 files
 (`load_building`, `build_ifc` for JSON fixture specs). Untrusted rules only run through `run_rule`, in a
-separate, limited process. See docs/rules.md.
+separate process inside operating-system isolation (`clauselens doctor` lists the layers). See
+docs/rules.md.
 """
 
 from .building import BuildingModel, Element, Finding

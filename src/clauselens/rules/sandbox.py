@@ -1,10 +1,11 @@
 """Run untrusted rules in a separate, limited process and report what happened as a `RuleOutcome`.
 
 The parent does everything that needs trust or ifcopenshell: it checks the syntax (`compile`, no
-execution), parses the buildings into plain data and kills the child on its wall-clock limit. The child
-(`sandbox_child.py`, a bare `python -I -S -B`) gets the code and buildings as JSON on stdin, so it
-starts fast and never imports ifcopenshell. What the child refuses and why is in its docstring and in
-docs/rules.md.
+execution), parses the buildings into plain data and hands them to `supervise.run_child`, which starts
+the child inside the operating-system layers (`isolation.py`: bubblewrap namespaces; `seccomp.py`: limits
+and a seccomp filter) and kills it on its wall-clock limit. The child (`sandbox_child.py`, a bare
+`python -I -S -B`) gets the code and buildings as JSON on stdin, so it starts fast and never imports
+ifcopenshell. What each layer refuses and why is in those modules' docstrings and in docs/rules.md.
 """
 
 from __future__ import annotations

@@ -7,16 +7,17 @@ data), "token"} -- and writes, on the descriptor RESULT_FD, one line per buildin
 line, each starting with the per-run random token (never on stdout, which is /dev/null). Only the
 standard library and `building.py` / `vocabulary.py` are loaded, by path.
 
-Before the rule runs the child, in this order: drops to user and group 65534 when it is root; builds
-the functions that guard and run the rule with private globals (a copy of the builtins and nothing
-else) and keeps what they need -- the refused-event tables, the token, the result descriptor, the
-shared state -- in keyword-only defaults, whose reading and writing the audit hook refuses; removes
-itself from `sys.modules`; installs the audit hook. What the rule can reach is its own globals, its
-restricted builtins and the modules it may import. The routes to anything else are closed by the hook:
-frames (`tb_frame`, `gi_frame`, `cr_frame`, `ag_frame`, `sys._getframe`), function internals of the
-guard functions, `gc` object walks, `object.__setattr__` on functions, and no class of this module
-exists to be found by `object.__subclasses__()`. The hook writes a refusal to the result descriptor
-itself, with the rule's line, before raising, so a rule that catches the exception is still reported.
+Before the rule runs the child drops to user and group 65534 when it is root, then moves the audit hook
+and the functions it uses (the refused-event tables, the token, the result descriptor, its state) into
+one private globals dict, and the functions that run the rule into another; both leave this module,
+which leaves `sys.modules`, and the hook is installed. Nothing a rule can reach refers to the hook's
+globals: the rule's `__import__` and refused builtins are partials over a function with empty globals
+and over `sys.audit`; no class of this module exists for `object.__subclasses__()`; `gc` walks,
+`sys._current_frames` and frames from tracebacks and generators are refused; the frames a rule can get
+from `sys._getframe` (which namedtuple, enum and typing need) are the runner's, which hold no reference
+to the hook. Results are written by the hook itself, for requests from the runner's own frame only
+(its code and globals are checked by identity), and a refusal is written with the rule's line and
+ends the process at once, so catching the exception changes nothing.
 
 The audit hook is the innermost layer only (CPython documents that hooks are no security boundary):
 the seccomp filter, the unprivileged user and the namespaces hold when it is bypassed.
