@@ -108,7 +108,7 @@ def accuracy_section(model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, clau
         held = f"{statistics.median(r2[label]):.2f}" if label in r2 else "-"
         say(f"{label} | {np.mean(rho[label]):.3f} ({min(rho[label]):.3f}) | {np.mean(passes[label]):.1f} | "
             f"{np.mean(seconds[label]):.3f} | {held}")
-    say(f"hierarchy (spans, then words holding >= {HIERARCHY_MASS:g} of |score|): "
+    say(f"hierarchy (chunks, spans, then words holding >= {HIERARCHY_MASS:g} of |score|): "
         f"{np.mean([h[0] for h in hier]):.1f} forward passes vs leave-one-out's "
         f"{np.mean([h[1] for h in hier]):.1f}, {np.mean([h[2] for h in hier]):.1f} units reported "
         "(exact leave-one-out scores of those units)")

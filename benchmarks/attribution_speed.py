@@ -233,13 +233,13 @@ def captum_section(model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, clause
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clauses", type=int, default=10, help="clauses of the captum-fast section")
+    parser.add_argument("--clauses", type=int, default=6, help="clauses of the captum-fast section")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of captum-fast and clauselens")
     parser.add_argument("--output-tokens", type=int, default=60)
     parser.add_argument("--default-clauses", type=int, default=3,
                         help="clauses of the captum-default section")
     parser.add_argument("--default-repeats", type=int, default=2)
-    parser.add_argument("--default-output-tokens", type=int, default=20)
+    parser.add_argument("--default-output-tokens", type=int, default=8)
     parser.add_argument("--accuracy-clauses", type=int, default=6)
     parser.add_argument("--accuracy-seeds", type=int, default=3, help="seeds per clause of sampled methods")
     parser.add_argument("--reference-permutations", type=int, default=512)

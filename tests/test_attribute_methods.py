@@ -91,8 +91,8 @@ def test_interaction_terms_recover_a_pairwise_game_and_its_shapley_values():
     assert result.options["interactions"] == [[0, 1, pytest.approx(4.0)]]
 
 
-def test_coalitions_pin_both_ends_enumerate_heavy_sizes_and_pair_the_rest():
-    n = 10
+@pytest.mark.parametrize("n", [9, 10])
+def test_coalitions_pin_both_ends_enumerate_heavy_sizes_and_pair_the_rest(n):
     cs = sample_coalitions(n, 2 * (n + 1) + 12, np.random.default_rng(0))
     assert not cs.masks[0].any() and cs.masks[1].all() and np.isinf(cs.weights[:2]).all()
     assert len({m.tobytes() for m in cs.masks}) == len(cs.masks) == 2 * (n + 1) + 12

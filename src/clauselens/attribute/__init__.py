@@ -3,7 +3,8 @@
 Perturb units of the clause (tokens, words or semantic spans; delete, mask or substitute), measure how
 the model's output moves (teacher-forced log-probability, similarity of a regenerated output, or its
 verdicts), and combine the measurements with a method (leave-one-out, sliding window, Shapley
-sampling, a surrogate fit, hierarchical leave-one-out; `registry.METHODS` by name). One `clauselens.records.Attribution` per (cell, clause) is the result: stored with
+sampling, a surrogate fit, hierarchical leave-one-out; `registry.METHODS` by name). One
+`clauselens.records.Attribution` per (cell, clause) is the result: stored with
 `attribution_row`, realigned to words or spans with `to_words` / `to_spans`, drawn with
 `attribution_html`, and checked with `faithfulness_curves`. See docs/attribution.md.
 """

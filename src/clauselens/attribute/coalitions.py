@@ -57,7 +57,7 @@ def sample_coalitions(n: int, budget: int, rng: np.random.Generator) -> Coalitio
 
     mass = size_kernel(n) if n > 1 else np.zeros(0)
     left = budget - 2
-    pending = list(range(1, (n + 1) // 2 + 1))  # s pairs with n - s; s = n - s only when n is even
+    pending = list(range(1, n // 2 + 1))  # s pairs with n - s; s = n - s only when n is even
     enumerated: set[int] = set()
     for s in pending:
         sizes = {s, n - s}

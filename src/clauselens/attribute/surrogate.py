@@ -83,8 +83,8 @@ def predict_kernel_shap(design: Design, coef: np.ndarray, masks: np.ndarray, bas
 
 
 def lasso_alpha(x: np.ndarray, total: np.ndarray) -> float:
-    """The L1 penalty, chosen by cross-validation on the summed output."""
-    folds = min(5, len(x))
+    """The L1 penalty, chosen by cross-validation on the summed output (tiny when too few rows to split)."""
+    folds = min(5, len(x) // 2)
     return float(LassoCV(cv=folds, alphas=30, max_iter=5000).fit(x, total).alpha_) if folds >= 2 else 1e-6
 
 
