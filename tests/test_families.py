@@ -1,7 +1,8 @@
 """Real families through the code: real tokenizers and chat templates, real architectures (tiny, random).
 
-Each family runs the whole study once (module fixture, three strategies, one clause attributed); the
-exactness tests compare the KV-prefix engine with plain full forward passes computed here.
+One study runs every family (one model each, three strategies, one clause attributed per cell, so
+corpus, scoring, analysis and the report run once); span attribution and the exactness tests use each
+family's model directly, and compare the KV-prefix engine with plain full forward passes computed here.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from clauselens.attribute import perturb, word_units
+from clauselens.attribute import attribute_clause, perturb, span_units, word_units
+from clauselens.attribute.evalcache import EvalCache
 from clauselens.attribute.logprob import TeacherForcedScorer, sliding_window
-from clauselens.config import load_config
+from clauselens.config import AttributionConfig, load_config
 from clauselens.models import load_causal_lm
 from clauselens.models.families import FAMILIES, family_dir, tokenizer_dir
 from clauselens.prompt import prompt_token_ids, render_prompt
@@ -26,7 +28,6 @@ from clauselens.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_study.toml"
 pytestmark = pytest.mark.slow
-UNIT = {"qwen3": "word", "llama3": "span", "gemma3": "word", "mistral": "span"}
 CLAUSE = Clause(
     clause_id="K:1.12", document="K", paragraph="1.12", title="Headroom",
     text="Provide all means of escape routes with a minimum clear headroom of 2.0m, except in doorways "
@@ -43,9 +44,12 @@ def _available(name: str) -> bool:
     return True
 
 
+AVAILABLE = [name for name in sorted(FAMILIES) if _available(name)]
+
+
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
 def family(request):
-    if not _available(request.param):
+    if request.param not in AVAILABLE:
         pytest.skip(f"family:{request.param}: no npm and no cached tokenizer")
     return request.param
 
@@ -57,15 +61,19 @@ def loaded(family):
 
 
 @pytest.fixture(scope="module")
-def study(family, tmp_path_factory):
-    out = tmp_path_factory.mktemp(f"study-{family}")
+def study(tmp_path_factory):
+    """One study over every family (one model each): corpus, scoring, analysis and report run once."""
+    out = tmp_path_factory.mktemp("families")
     cfg = load_config(TINY, {
-        "output_dir": str(out), "models": [{"name": family, "id": f"family:{family}"}],
+        "output_dir": str(out), "models": [{"name": f, "id": f"family:{f}"} for f in AVAILABLE],
         "data.max_train": 4, "data.max_test": 2, "data.kinds": ["quantitative"],
-        **{f"strategies.{s}.max_steps": 2 for s in ("fft", "lora", "qlora")},
+        **{f"strategies.{s}.max_steps": 1 for s in ("fft", "lora", "qlora")},
         **{f"strategies.{s}.batch_size": 2 for s in ("fft", "lora", "qlora")},
-        "generation.max_new_tokens": 12, "attribution.max_clauses": 1, "attribution.faithfulness": False,
-        "attribution.unit": UNIT[family], "compare.enabled": False, "scoring.bootstrap": 100,
+        # a random-init model's greedy output is often special tokens only (an empty rule, which is not
+        # attributed); sampling (seeded) gives every clause ordinary text to attribute
+        "generation.max_new_tokens": 10, "generation.do_sample": True,
+        "attribution.max_clauses": 1, "attribution.faithfulness": False,
+        "compare.enabled": False, "scoring.bootstrap": 100,
     })
     return cfg, run_study(cfg)
 
@@ -75,19 +83,33 @@ def test_whole_study_runs_on_the_family(study, family):
     assert report is not None and report.is_file()
     with Store(cfg.output_dir) as store:
         cells = store.read("cells")
-        assert sorted(cells["strategy"]) == ["fft", "lora", "qlora"] and set(cells["status"]) == {"done"}
+        mine = cells[cells["model"] == family]
+        assert sorted(mine["strategy"]) == ["fft", "lora", "qlora"] and set(mine["status"]) == {"done"}
         training = store.read("training").set_index("cell_id")
         assert bool(training.loc[f"{family}/qlora/s0", "quantized"])
-        assert len(store.read("generations")) == 3 * 2
+        generations = store.read("generations")
+        assert generations["cell_id"].str.startswith(f"{family}/").sum() == 3 * 2
         rows = store.read("attributions")
+        rows = rows[rows["cell_id"].str.startswith(f"{family}/")]
         pairs = store.read("pairs")
     assert len(rows) == 3
     for payload in rows["payload"]:
         attr = Attribution.from_json(payload)
         clause = next(p for p in pairs.itertuples() if p.clause_id == attr.clause_id)
-        # the units are what a reader sees in the clause text, whatever the tokenizer did to them
-        assert [u.text for u in attr.units] == [clause.text[u.start:u.end] for u in attr.units]
+        # the units are the words a reader sees in the clause text, whatever the tokenizer did to them
+        assert [u.text for u in attr.units] == [u.text for u in word_units(clause.text)]
         assert all(np.isfinite(attr.scores)) and len(attr.scores) == len(attr.units)
+    assert family in report.read_text()
+
+
+def test_span_attribution_on_the_real_tokenizer(loaded):
+    family, model, tok = loaded
+    attr = attribute_clause(model, tok, CLAUSE, TARGET, AttributionConfig(unit="span", faithfulness=False),
+                            f"{family}/fft/s0", cache=EvalCache())
+    spans = [u.text for u in attr.units]
+    assert "2.0m" in spans  # a number + unit span, however many tokens it is
+    assert spans == [u.text for u in span_units(CLAUSE.text)]
+    assert all(np.isfinite(attr.scores)) and np.abs(attr.scores).max() > 0
 
 
 def test_chat_template_and_exactly_one_bos(loaded):

@@ -99,7 +99,8 @@ def test_user_csv_in_a_functional_notation_gets_no_notation_syntax_errors(tmp_pa
     syntax = scores[scores["metric"] == "syntax_valid"]
     assert len(syntax) == 3
     # a 0 may only be the model's own malformed output under the functional grammar, never Python's verdict
-    assert all(d == "" or d.startswith("does not parse as functional") for d in syntax["detail"])
+    details = [d or "" for d in syntax["detail"]]
+    assert all(d == "" or d.startswith("does not parse as functional") for d in details), details
     assert not any("syntax error" in d for d in scores["detail"])
     assert "verdict_accuracy" not in set(scores["metric"]) | set(summary["metric"])
     assert "tree_edit_distance" in set(summary["metric"])

@@ -77,9 +77,10 @@ def score_generations(pairs: Sequence[RulePair], generations: Sequence[Generatio
 
     Columns: cell_id, clause_id, metric, value, detail. Texts are embedded in batches of `CHUNK`
     generations (references once per process, through the embedder's cache); sandboxed rule runs go
-    `SANDBOX_WORKERS` at a time.
+    `SANDBOX_WORKERS` at a time. Rules in a `notation` other than Python get its syntax and tree metrics
+    and no Python-only metric rows (absent, not 0).
     """
-    metrics = selected_metrics(cfg)
+    metrics = metrics_for(selected_metrics(cfg), notation)
     by_clause = {p.clause.clause_id: p for p in pairs}
     for g in generations:
         if g.clause_id not in by_clause:

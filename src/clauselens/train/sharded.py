@@ -129,7 +129,12 @@ def _save(model: torch.nn.Module, tokenizer: Any, final: Path) -> None:
     if dist.get_rank() != 0:
         return
     fresh = AutoModelForCausalLM.from_config(model.config, dtype=next(iter(state.values())).dtype)
-    fresh.load_state_dict(state, strict=False)
+    loaded = fresh.load_state_dict(state, strict=False)
+    tied = {"lm_head.weight"} if getattr(fresh.config, "tie_word_embeddings", False) else set()
+    missing = sorted(set(loaded.missing_keys) - tied)
+    if missing or loaded.unexpected_keys:
+        raise RuntimeError(f"sharded FFT: gathered weights do not match the model: missing {missing[:3]}, "
+                           f"unexpected {loaded.unexpected_keys[:3]}")
     tmp = final.with_name(f".{final.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     fresh.save_pretrained(tmp)
