@@ -122,8 +122,8 @@ def answer_rq3(tests: pd.DataFrame, metric: str, alpha: float) -> tuple[str, str
             parts.append(f"is still improving at the largest size for {strategy} (gain Holm-adjusted p = "
                          f"{_p(r, True)})")
         else:
-            parts.append(f"shows no plateau for {strategy} (neither a gain nor equivalence shown; adjusted "
-                         f"p = {_p(r, False)})")
+            parts.append(f"shows no plateau for {strategy} (the last step neither gains nor is shown "
+                         f"equivalent; gain adjusted p = {_p(r, False)})")
     if "plateau" in verdicts:
         head, verdict = "Supported", "supported"
     elif all(v == "still improving" for v in verdicts):
