@@ -51,7 +51,8 @@ SIGMA = 0.8
 def config(seeds: list[int]) -> ExperimentConfig:
     return ExperimentConfig(
         models=[ModelConfig(name=n, id=f"builtin:{n}", params=p) for n, p in SIZES], seeds=seeds,
-        analysis=AnalysisConfig(permutations=199), scoring=ScoringConfig(bootstrap=200, metrics=list(QUALITY)))
+        analysis=AnalysisConfig(permutations=199),
+        scoring=ScoringConfig(bootstrap=200, metrics=list(QUALITY)))
 
 
 def word_units(text: str) -> list[Unit]:
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
           f"not this): {any_exploratory} of {args.null}")
     if rq1_rows:
         print(f"planted: {rq1_found} of {rq1_rows} RQ1 comparisons found FFT more focused")
-    print(f"family-wise false positive rate: {any_false / max(args.null, 1):.3f} over {args.null} null studies")
+    rate = any_false / max(args.null, 1)
+    print(f"family-wise false positive rate: {rate:.3f} over {args.null} null studies")
     print(f"power: {hits / max(args.planted, 1):.3f} at FFT lognormal sigma +{args.effect:g} over "
           f"{args.planted} studies")
 

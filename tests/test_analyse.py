@@ -296,7 +296,8 @@ def test_analyse_run_fills_tables_idempotently_and_keeps_other_families(tmp_path
     ran = pairs[pairs["p"].notna()]
     assert ran["n"].max() == 6 and ran["correction"].eq("bh").all() and ran["role"].eq("exploratory").all()
     confirmatory = tests[tests["family"].str.startswith(("rq1", "rq2", "rq3"))]
-    assert confirmatory["role"].eq("confirmatory").all() and confirmatory["correction"].dropna().eq("holm").all()
+    assert confirmatory["role"].eq("confirmatory").all()
+    assert confirmatory["correction"].dropna().eq("holm").all()
     # two seeds per cell: RQ1 compares run means (seed as unit) and reports the seed-to-seed spread
     rq1 = tests[tests["family"] == "rq1@1.5M"].iloc[0]
     assert rq1["test"] == "t_runs" and rq1["n"] == 4 and rq1["seed_spread"] > 0

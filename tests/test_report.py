@@ -926,7 +926,8 @@ def test_seeds_variants_failed_cells_and_uncorrected_tests(built: dict[str, Any]
     }
     exploratory = html.split('<section id="exploratory">')[1].split("</section>")[0]
     tests = src.read("tests")  # without a correction, significance is read from the raw p
-    assert exploratory.count('class="sig">significant') == int((tests["p"] < built["cfg"].analysis.alpha).sum())
+    n_sig = int((tests["p"] < built["cfg"].analysis.alpha).sum())
+    assert exploratory.count('class="sig">significant') == n_sig
 
 
 # -- in the browser --------------------------------------------------------------------------------

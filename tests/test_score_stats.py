@@ -1,4 +1,5 @@
-"""summarise (bootstrap CIs per subset) and the plateau steps (gain and TOST per size step) on synthetic scores."""
+"""summarise (bootstrap CIs per subset) and the plateau steps (gain and TOST per size step) on synthetic
+scores."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def test_plateau_found_where_gains_stop() -> None:
         assert summary[metric].effect == 16_000_000 and summary[metric].n == 40
         assert summary[metric].groups == "1M < 4M < 16M < 64M"
     assert summary["semantic_similarity"].sentence.startswith(
-        "Exploratory: Semantic similarity plateaus at 16M for LoRA: every larger step is equivalent within ±0.02")
+        "Exploratory: Semantic similarity plateaus at 16M for LoRA: every larger step is equivalent "
+        "within ±0.02")
     assert summary["bleu"].effect == 1_000_000  # no step changes it: a plateau from the smallest size
     assert summary["token_f1"].verdict == "still improving"
     gains = {(d.metric, tuple(d.groups)): d for d in drafts if d.kind == "gain"}
