@@ -322,6 +322,10 @@ def test_small_design_records_not_enough_data(tmp_path):
 
 def test_bad_inputs_name_the_row(tmp_path):
     store = Store(tmp_path)
+    with pytest.raises(ValueError, match=r"analysis.size_categories: unknown categories \['numbers'\]"):
+        analyse_run(store, config(size_categories=["numbers"]), progress=False)
+    with pytest.raises(ValueError, match="analysis.quality_metric: unknown metric 'rouge'"):
+        analyse_run(store, config(quality_metric="rouge"), progress=False)
     fill_store(store, [("m-small", 1_500_000)], ["fft"], [0], 1, np.random.default_rng(2))
     with pytest.raises(ValueError, match="no attributions match the config's attribution options"):
         analyse_run(store, config().model_copy(update={"attribution": config().attribution.model_copy(

@@ -213,9 +213,22 @@ def _replace_families(store: Store, results: list[TestResult]) -> None:
                  [p + "%" for p in ANALYSIS_FAMILY_PREFIXES] + families)
 
 
+def _check_declared(cfg: ExperimentConfig) -> None:
+    """Declared names must exist: a typo would silently leave a question unanswered."""
+    where = f"{cfg.source_path or 'config'}: analysis"
+    known = categoriser_for(cfg.analysis.lexicons).categories
+    unknown = [c for c in cfg.analysis.size_categories if c not in known]
+    if unknown:
+        raise ValueError(f"{where}.size_categories: unknown categories {unknown}; known: {', '.join(known)}")
+    if cfg.analysis.quality_metric not in METRICS:
+        raise ValueError(f"{where}.quality_metric: unknown metric {cfg.analysis.quality_metric!r}; known: "
+                         f"{', '.join(METRICS)}")
+
+
 def analyse_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> None:
     """Fill `category_shares`, `focus` and the analysis families of `tests` from `attributions` (and
     `scores`, for the quality steps); the declared hypotheses are written first."""
+    _check_declared(cfg)
     store.write_json("hypotheses.json", declared(cfg.analysis, cfg.config_hash()))
     store.delete("hypotheses", "TRUE")
     store.upsert("hypotheses", declared(cfg.analysis, cfg.config_hash()), key=["id"])
