@@ -23,6 +23,8 @@ import re
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -51,7 +53,8 @@ SIGMA = 0.8
 def config(seeds: list[int]) -> ExperimentConfig:
     return ExperimentConfig(
         models=[ModelConfig(name=n, id=f"builtin:{n}", params=p) for n, p in SIZES], seeds=seeds,
-        analysis=AnalysisConfig(permutations=199), scoring=ScoringConfig(bootstrap=200, metrics=list(QUALITY)))
+        analysis=AnalysisConfig(permutations=99),
+        scoring=ScoringConfig(bootstrap=100, metrics=list(QUALITY)))
 
 
 def word_units(text: str) -> list[Unit]:
@@ -92,7 +95,19 @@ def study(rep: int, n_clauses: int, seeds: list[int], effect: float) -> pd.DataF
     with tempfile.TemporaryDirectory() as tmp, Store(tmp) as store:
         fill(store, np.random.default_rng(rep), n_clauses, seeds, effect)
         analyse_run(store, config(seeds), progress=False)
-        return store.read("tests")
+        tests = store.read("tests")
+    if rep % 20 == 0:
+        print(f"study {rep} done", file=sys.stderr, flush=True)
+    return tests
+
+
+def studies(reps: range, jobs: int, n_clauses: int, seeds: list[int], effect: float) -> list[pd.DataFrame]:
+    """The `tests` tables of several studies, in order; `jobs` processes."""
+    run = partial(study, n_clauses=n_clauses, seeds=seeds, effect=effect)
+    if jobs == 1:
+        return [run(r) for r in reps]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(run, reps))
 
 
 def confirmatory_findings(tests: pd.DataFrame) -> pd.DataFrame:
@@ -111,20 +126,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clauses", type=int, default=30)
     ap.add_argument("--seeds", type=int, default=1, help="seeds per cell")
     ap.add_argument("--effect", type=float, default=0.2, help="added to FFT's lognormal sigma")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = ap.parse_args(argv)
     seeds = list(range(args.seeds))
     start = time.perf_counter()
     any_false, any_exploratory, per_question = 0, 0, {"rq1": 0, "rq2": 0, "rq3": 0}
-    for rep in range(args.null):
-        tests = study(rep, args.clauses, seeds, 0.0)
+    for tests in studies(range(args.null), args.jobs, args.clauses, seeds, 0.0):
         found = confirmatory_findings(tests)
         any_false += not found.empty
         any_exploratory += not exploratory_findings(tests).empty
         for q in per_question:
             per_question[q] += found["family"].str.startswith(q).any()
     hits, rq1_rows, rq1_found = 0, 0, 0
-    for rep in range(args.planted):
-        tests = study(100_000 + rep, args.clauses, seeds, args.effect)
+    for tests in studies(range(100_000, 100_000 + args.planted), args.jobs, args.clauses, seeds, args.effect):
         rq1 = tests[tests["family"].str.startswith("rq1@") & tests["p"].notna()]
         found = rq1[(rq1["verdict"] == "significant") & (rq1["effect"] > 0)]
         hits += not found.empty
@@ -139,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
           f"not this): {any_exploratory} of {args.null}")
     if rq1_rows:
         print(f"planted: {rq1_found} of {rq1_rows} RQ1 comparisons found FFT more focused")
-    print(f"family-wise false positive rate: {any_false / max(args.null, 1):.3f} over {args.null} null studies")
+    rate = any_false / max(args.null, 1)
+    print(f"family-wise false positive rate: {rate:.3f} over {args.null} null studies")
     print(f"power: {hits / max(args.planted, 1):.3f} at FFT lognormal sigma +{args.effect:g} over "
           f"{args.planted} studies")
 

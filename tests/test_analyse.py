@@ -296,7 +296,8 @@ def test_analyse_run_fills_tables_idempotently_and_keeps_other_families(tmp_path
     ran = pairs[pairs["p"].notna()]
     assert ran["n"].max() == 6 and ran["correction"].eq("bh").all() and ran["role"].eq("exploratory").all()
     confirmatory = tests[tests["family"].str.startswith(("rq1", "rq2", "rq3"))]
-    assert confirmatory["role"].eq("confirmatory").all() and confirmatory["correction"].dropna().eq("holm").all()
+    assert confirmatory["role"].eq("confirmatory").all()
+    assert confirmatory["correction"].dropna().eq("holm").all()
     # two seeds per cell: RQ1 compares run means (seed as unit) and reports the seed-to-seed spread
     rq1 = tests[tests["family"] == "rq1@1.5M"].iloc[0]
     assert rq1["test"] == "t_runs" and rq1["n"] == 4 and rq1["seed_spread"] > 0
@@ -321,6 +322,10 @@ def test_small_design_records_not_enough_data(tmp_path):
 
 def test_bad_inputs_name_the_row(tmp_path):
     store = Store(tmp_path)
+    with pytest.raises(ValueError, match=r"analysis.size_categories: unknown categories \['numbers'\]"):
+        analyse_run(store, config(size_categories=["numbers"]), progress=False)
+    with pytest.raises(ValueError, match="analysis.quality_metric: unknown metric 'rouge'"):
+        analyse_run(store, config(quality_metric="rouge"), progress=False)
     fill_store(store, [("m-small", 1_500_000)], ["fft"], [0], 1, np.random.default_rng(2))
     with pytest.raises(ValueError, match="no attributions match the config's attribution options"):
         analyse_run(store, config().model_copy(update={"attribution": config().attribution.model_copy(

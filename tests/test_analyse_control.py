@@ -131,7 +131,8 @@ def test_tost_and_gain_match_statsmodels_and_scipy():
 def test_zero_variance_gains_have_defined_p_values():
     flat = paired_moments(np.zeros(6))
     assert tost_p(flat, 0.02) == 0.0 and gain_p(flat) == 1.0
-    assert tost_p(paired_moments(np.full(6, 0.5)), 0.02) == 1.0 and gain_p(paired_moments(np.full(6, 0.5))) == 0
+    shifted = paired_moments(np.full(6, 0.5))
+    assert tost_p(shifted, 0.02) == 1.0 and gain_p(shifted) == 0
 
 
 def _scores(levels: dict[float, float], n: int = 30, noise: float = 0.01, seed: int = 0) -> pd.DataFrame:
@@ -154,7 +155,8 @@ def test_plateau_needs_equivalence_above_the_floor():
     assert {verdict(d, 0.05) for d in floor if d.kind == "equivalence"} == {"at floor"}
     row = plateau_rows(floor, 0.05, {})[0]
     assert row.verdict == "inconclusive" and "plateaus" not in row.sentence
-    noisy = step_drafts(_scores({1e6: 0.5, 4e6: 0.5}, n=6, noise=0.2), "fft", "semantic_similarity", acfg, "f")
+    noisy = step_drafts(_scores({1e6: 0.5, 4e6: 0.5}, n=6, noise=0.2), "fft", "semantic_similarity", acfg,
+                        "f")
     control_confirmatory(noisy)
     assert plateau_rows(noisy, 0.05, {})[0].verdict == "inconclusive"  # not shown flat: no plateau
 

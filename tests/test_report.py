@@ -807,8 +807,8 @@ def test_exploratory_results_are_collapsed_and_every_test_is_on_the_statistics_p
     exploratory = html.split('<section id="exploratory">')[1].split("</section>")[0]
     sig = tests[tests["p_adj"] < built["cfg"].analysis.alpha]
     assert 0 < len(sig) < len(tests)  # the synthetic data has both
-    assert exploratory.count("<details>") == 1 and exploratory.count("<tbody") == len(tests)
-    for sentence in tests["sentence"]:
+    assert exploratory.count("<details>") == 1 and exploratory.count("<tbody") == min(len(tests), 100)
+    for sentence in tests.sort_values("p_adj")["sentence"].head(100):
         assert re.sub("&", "&amp;", sentence) in exploratory
     shown_p = [float(m) for m in re.findall(r'data-col="p_adj" data-value="([^"]+)"', exploratory)]
     assert shown_p == sorted(shown_p)  # sorted by adjusted p
@@ -926,7 +926,8 @@ def test_seeds_variants_failed_cells_and_uncorrected_tests(built: dict[str, Any]
     }
     exploratory = html.split('<section id="exploratory">')[1].split("</section>")[0]
     tests = src.read("tests")  # without a correction, significance is read from the raw p
-    assert exploratory.count('class="sig">significant') == int((tests["p"] < built["cfg"].analysis.alpha).sum())
+    n_sig = int((tests["p"] < built["cfg"].analysis.alpha).sum())
+    assert exploratory.count('class="sig">significant') == n_sig
 
 
 # -- in the browser --------------------------------------------------------------------------------

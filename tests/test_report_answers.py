@@ -115,5 +115,6 @@ def test_five_clauses_are_underpowered_not_no_difference(tmp_path, clauses):
     store, cfg, html = study(tmp_path, clauses, 0.0)
     answers = check_against_store(store, html, cfg.analysis.alpha)
     assert answers[0]["verdict"] == "underpowered"
-    assert "smallest achievable p = 0.0625" in answers[0]["text"] and "No significant" not in answers[0]["text"]
+    assert "smallest achievable p = 0.0625" in answers[0]["text"]
+    assert "No significant" not in answers[0]["text"]
     store.close()

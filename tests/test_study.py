@@ -59,6 +59,10 @@ def test_study_runs_every_stage_and_writes_the_report(finished):
         manifest = json.loads((Path(cfg.output_dir) / "manifest.json").read_text())
     assert manifest["config_hash"] == cfg.config_hash() and manifest["finished"]
     html = report.read_text()
+    # the report opens with the three declared questions' answers, and stays small (figures are files)
+    assert html.split("<main>")[1].startswith('<section id="answers">')
+    assert html.count('<p class="answer"') == 3 and report.stat().st_size < 3_000_000
+    assert (report.parent / "statistics.html").is_file()
     # a number in the report is a row of the store
     sim = _summary(cfg.output_dir)[("tiny/fft/s0", "semantic_similarity")]
     assert f"{sim:.3f}" in html

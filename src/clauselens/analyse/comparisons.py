@@ -140,7 +140,8 @@ def strategy_drafts(values: pd.DataFrame, *, family: str, where: str = "") -> li
         return [note(family, "strategy_comparison", "*", strategies, int(data["clause_id"].nunique()),
                      f"compare strategies{where}", why)]
     drafts: list[Draft] = []
-    by_metric = data.groupby(["metric", "clause_id", "strategy"], sort=True)["value"].mean().unstack("strategy")
+    by_metric = data.groupby(["metric", "clause_id", "strategy"], sort=True)["value"].mean()
+    by_metric = by_metric.unstack("strategy")
     for metric, wide in by_metric.groupby(level="metric", sort=True):
         wide = wide.droplevel("metric").dropna(how="all")
         if len(np.unique(wide.to_numpy()[~np.isnan(wide.to_numpy())])) < 2:
@@ -161,8 +162,8 @@ def pattern_permutation_test(profiles: Mapping[str, pd.DataFrame], *, family: st
     pair is tested on the clauses both have, by `nonparametric.profile_permutation_test` (Jensen–Shannon
     distance between mean profiles, clause-wise swaps); seeds are fixed by the pair's identity.
     """
-    return finish(correct(pattern_drafts(profiles, family=family, where=where, n_permutations=n_permutations)),
-                  alpha)
+    drafts = pattern_drafts(profiles, family=family, where=where, n_permutations=n_permutations)
+    return finish(correct(drafts), alpha)
 
 
 def pattern_drafts(profiles: Mapping[str, pd.DataFrame], *, family: str, where: str = "",

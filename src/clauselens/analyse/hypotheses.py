@@ -61,7 +61,8 @@ def declared(acfg: AnalysisConfig, config_hash: str) -> list[dict[str, object]]:
         {"id": "RQ2", "question": QUESTIONS["RQ2"], "metric": size_metric(acfg), "families": "rq2:<strategy>",
          "test": "Page's L over sizes, clauses as blocks (slope t-test on run means with >= 2 seeds)",
          "margin": None, **common},
-        {"id": "RQ3", "question": QUESTIONS["RQ3"], "metric": acfg.quality_metric, "families": "rq3:<strategy>",
+        {"id": "RQ3", "question": QUESTIONS["RQ3"], "metric": acfg.quality_metric,
+         "families": "rq3:<strategy>",
          "test": "per size step: one-sided t-test of the gain and TOST within ±margin",
          "margin": acfg.margin(acfg.quality_metric), **common},
     ]
@@ -88,7 +89,8 @@ def rq1_drafts(per_seed: pd.DataFrame, label: str, metric: str) -> list[Draft]:
     if len(names) < 2:
         return [note(family, "wilcoxon", metric, names, int(data["clause_id"].nunique()),
                      f"compare strategies on {metric}{where}", f"{len(names)} strategy with values")]
-    pairs = [("fft", s) for s in names if s != "fft"] if "fft" in names else list(itertools.combinations(names, 2))
+    pairs = ([("fft", s) for s in names if s != "fft"] if "fft" in names
+             else list(itertools.combinations(names, 2)))
     drafts = []
     for a, b in pairs:
         da, db = data[data["strategy"] == a], data[data["strategy"] == b]
@@ -97,7 +99,8 @@ def rq1_drafts(per_seed: pd.DataFrame, label: str, metric: str) -> list[Draft]:
             m = pooled_moments(runs_b, runs_a)  # mean(a) - mean(b)
             t = stats.ttest_ind(runs_a, runs_b)
             drafts.append(Draft("pair", family, "t_runs", metric, [a, b], float(t.statistic), float(t.pvalue),
-                                runs_a.size + runs_b.size, (), where, "mean_difference", m.mean, t_interval(m),
+                                runs_a.size + runs_b.size, (), where, "mean_difference", m.mean,
+                                t_interval(m),
                                 detail="runs", min_p=0.0, seed_spread=_spread([runs_a, runs_b])))
             continue
         wide = pd.concat([da.groupby("clause_id")["value"].mean().rename("a"),

@@ -91,6 +91,7 @@ def plateau_rows(drafts: list[Draft], alpha: float, params: dict[str, float]) ->
         rows.append(TestResult(
             family=family, test="plateau", metric=metric, groups=" < ".join(sizes), statistic=stat, p=p,
             p_adj=q, correction=first.correction, effect_name="plateau_params", effect=stat,
-            n=min(d.n for d in ds), sentence=("Exploratory: " if first.role == "exploratory" else "") + sentence,
+            n=min(d.n for d in ds),
+            sentence=("Exploratory: " if first.role == "exploratory" else "") + sentence,
             role=first.role or None, verdict=v, min_p=0.0))
     return rows

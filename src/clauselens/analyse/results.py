@@ -116,8 +116,8 @@ def _finding(d: Draft, alpha: float, top_k: int) -> str:
     p_text += correction_note(d.correction if d.p_adj is not None else None, d.scope_size)
     effect = format_effect(d.effect_name, d.effect, d.ci)
     spread = f"seed-to-seed SD {d.seed_spread:.3g}" if d.seed_spread is not None else ""
-    tail = ", ".join(x for x in (p_text, effect, spread, f"n = {d.n}" + (f" ({d.detail})" if d.detail else ""))
-                     if x)
+    n_text = f"n = {d.n}" + (f" ({d.detail})" if d.detail else "")
+    tail = ", ".join(x for x in (p_text, effect, spread, n_text) if x)
     significant = verdict(d, alpha) in ("significant", "improves")
     if verdict(d, alpha) == "underpowered":  # silent about the effect: the test could not have seen it
         return f"{label} of {join_labels(d.groups)}{d.where} cannot be compared at this n: {tail}"
@@ -175,7 +175,8 @@ def finish(drafts: Iterable[Draft], alpha: float = 0.05, top_k: int = 3) -> list
     for d in drafts:
         out.append(TestResult(
             family=d.family, test=d.test, metric=d.metric, groups=" vs ".join(d.groups),
-            statistic=d.statistic, p=d.p, p_adj=d.p_adj, correction=d.correction if d.p_adj is not None else None,
+            statistic=d.statistic, p=d.p, p_adj=d.p_adj,
+            correction=d.correction if d.p_adj is not None else None,
             effect_name=d.effect_name, effect=d.effect, n=d.n, sentence=_sentence(d, alpha, top_k),
             ci_low=d.ci[0] if d.ci else None, ci_high=d.ci[1] if d.ci else None,
             role=d.role or None, verdict=verdict(d, alpha), min_p=d.min_p, seed_spread=d.seed_spread,

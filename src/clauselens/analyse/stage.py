@@ -33,11 +33,12 @@ from clauselens.analyse.results import Draft, finish
 from clauselens.analyse.trends import trend_drafts
 from clauselens.analyse.wording import format_params, strategy_label
 from clauselens.config import ExperimentConfig
-from clauselens.score.metrics import METRICS
 from clauselens.records import Attribution, TestResult
+from clauselens.score.metrics import METRICS
 from clauselens.store import Store
 
-ANALYSIS_FAMILY_PREFIXES = ("strategy@", "pattern@", "agreement@", "scale:", "plateau:", "rq1@", "rq2:", "rq3:")
+ANALYSIS_FAMILY_PREFIXES = ("strategy@", "pattern@", "agreement@", "scale:", "plateau:", "rq1@", "rq2:",
+                            "rq3:")
 _ATTRIBUTION_OPTIONS = ("method", "target", "perturbation", "unit")
 
 
@@ -109,7 +110,8 @@ def _per_seed(shares: pd.DataFrame, focus: pd.DataFrame, cells: pd.DataFrame,
               size_categories: list[str]) -> pd.DataFrame:
     """Long frame (cell, model, params, strategy, seed, clause_id, metric, value), one row per cell."""
     declared_share = shares[shares["category"].isin(size_categories)]
-    declared_share = declared_share.groupby(["cell_id", "clause_id"], as_index=False)["share"].sum(min_count=1)
+    declared_share = declared_share.groupby(["cell_id", "clause_id"], as_index=False)["share"]
+    declared_share = declared_share.sum(min_count=1)  # a clause without attribution stays NaN
     long = pd.concat([
         shares.assign(metric="share:" + shares["category"], value=shares["share"]),
         shares.assign(metric="share_per_unit:" + shares["category"], value=shares["share_per_unit"]),
@@ -159,8 +161,8 @@ def _tests(per_seed: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
         label, where = labels[model], f" at {labels[model]}"
         subset = values[values["model"] == model]
         confirmatory += rq1_drafts(per_seed[per_seed["model"] == model], label, acfg.focus_metric)
-        exploratory += strategy_drafts(subset[subset["metric"] != size_metric(acfg)], family=f"strategy@{label}",
-                                       where=where)
+        exploratory += strategy_drafts(subset[subset["metric"] != size_metric(acfg)],
+                                       family=f"strategy@{label}", where=where)
         model_shares = share_cells[share_cells["model"] == model]
         profiles = {
             strategy: frame.groupby(["clause_id", "category"])["share"].mean().unstack("category")
@@ -175,10 +177,10 @@ def _tests(per_seed: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
                                         n_boot=cfg.scoring.bootstrap)
     for strategy in sorted(values["strategy"].unique()):
         subset = values[(values["strategy"] == strategy) & (values["metric"] != size_metric(acfg))]
-        exploratory += trend_drafts(subset, family=f"scale:{strategy}", where=f" for {strategy_label(strategy)}",
-                                    n_boot=cfg.scoring.bootstrap)
-        confirmatory += rq2_drafts(per_seed[per_seed["strategy"] == strategy], str(strategy), size_metric(acfg),
-                                   cfg.scoring.bootstrap)
+        exploratory += trend_drafts(subset, family=f"scale:{strategy}",
+                                    where=f" for {strategy_label(strategy)}", n_boot=cfg.scoring.bootstrap)
+        confirmatory += rq2_drafts(per_seed[per_seed["strategy"] == strategy], str(strategy),
+                                   size_metric(acfg), cfg.scoring.bootstrap)
     rq3, steps = _quality_drafts(scores, cells, cfg)
     confirmatory += rq3
     exploratory += steps
@@ -211,9 +213,22 @@ def _replace_families(store: Store, results: list[TestResult]) -> None:
                  [p + "%" for p in ANALYSIS_FAMILY_PREFIXES] + families)
 
 
+def _check_declared(cfg: ExperimentConfig) -> None:
+    """Declared names must exist: a typo would silently leave a question unanswered."""
+    where = f"{cfg.source_path or 'config'}: analysis"
+    known = categoriser_for(cfg.analysis.lexicons).categories
+    unknown = [c for c in cfg.analysis.size_categories if c not in known]
+    if unknown:
+        raise ValueError(f"{where}.size_categories: unknown categories {unknown}; known: {', '.join(known)}")
+    if cfg.analysis.quality_metric not in METRICS:
+        raise ValueError(f"{where}.quality_metric: unknown metric {cfg.analysis.quality_metric!r}; known: "
+                         f"{', '.join(METRICS)}")
+
+
 def analyse_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> None:
     """Fill `category_shares`, `focus` and the analysis families of `tests` from `attributions` (and
     `scores`, for the quality steps); the declared hypotheses are written first."""
+    _check_declared(cfg)
     store.write_json("hypotheses.json", declared(cfg.analysis, cfg.config_hash()))
     store.delete("hypotheses", "TRUE")
     store.upsert("hypotheses", declared(cfg.analysis, cfg.config_hash()), key=["id"])

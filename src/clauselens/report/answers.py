@@ -56,7 +56,8 @@ def _none_shown(rows: pd.DataFrame, alpha: float, what: str) -> tuple[str, str]:
     best = min(records, key=lambda r: r["p_adj"])
     if len(under) == len(records):
         r = under[0]
-        return "underpowered", (f"Underpowered: {what} cannot be shown at this size of study (n = {_n(r, 'n')}: "
+        return "underpowered", (f"Underpowered: {what} cannot be shown at this size of study "
+                                f"(n = {_n(r, 'n')}: "
                                 f"smallest achievable p = {_n(r, 'min_p')} ≥ α = {alpha}; smallest adjusted "
                                 f"p {_p(best, False)}).")
     if under:
@@ -122,8 +123,8 @@ def answer_rq3(tests: pd.DataFrame, metric: str, alpha: float) -> tuple[str, str
             parts.append(f"is still improving at the largest size for {strategy} (gain Holm-adjusted p = "
                          f"{_p(r, True)})")
         else:
-            parts.append(f"shows no plateau for {strategy} (neither a gain nor equivalence shown; adjusted "
-                         f"p = {_p(r, False)})")
+            parts.append(f"shows no plateau for {strategy} (the last step neither gains nor is shown "
+                         f"equivalent; gain adjusted p = {_p(r, False)})")
     if "plateau" in verdicts:
         head, verdict = "Supported", "supported"
     elif all(v == "still improving" for v in verdicts):
@@ -165,7 +166,8 @@ def _figures(data: RunData, cfg: ExperimentConfig, tests: pd.DataFrame, figures:
             strategy = str(r["family"]).split(":", 1)[1]
             at = quality[(quality["strategy"] == strategy) & (quality["params"] == r["effect"])]
             if not at.empty:
-                bands[strategy] = (float(r["effect"]), float(at["value"].mean()), acfg.margin(acfg.quality_metric))
+                margin = acfg.margin(acfg.quality_metric)
+                bands[strategy] = (float(r["effect"]), float(at["value"].mean()), margin)
         fig = lines_figure(quality, metric_label(acfg.quality_metric), "RQ3: quality against size", bands)
         out.append(figures.embed(fig, "rq3_quality", "Quality against model size with the equivalence margin",
                                  f"RQ3: mean {esc(metric_label(acfg.quality_metric))}, 95% interval over "

@@ -16,6 +16,7 @@ from clauselens.report.statistics import KEY, significant, statistics_section, t
 from clauselens.store import atomic_write
 
 STATISTICS_PAGE = "statistics.html"
+SHOWN = 100  # exploratory rows on the main page; all of them are on the statistics page
 
 
 def exploratory_section(data: RunData, alpha: float) -> Section:
@@ -27,12 +28,13 @@ def exploratory_section(data: RunData, alpha: float) -> Section:
     rows = rows.assign(_q=rows["p_adj"].fillna(rows["p"])).sort_values(["_q", *KEY], kind="stable")
     rows = rows.drop(columns="_q").reset_index(drop=True)
     n_sig = sum(significant(r, alpha) for r in rows.to_dict("records"))
+    shown = f"the {SHOWN} with the smallest adjusted p" if len(rows) > SHOWN else "all"
     body = (
         f"<p>{len(rows)} exploratory tests, corrected together by Benjamini–Hochberg (false discovery rate "
         f"α = {alpha}); a pairwise test counts only where its omnibus test rejected. {n_sig} pass. These "
         f'are leads for a new study, not findings. Every test: <a href="{STATISTICS_PAGE}">'
-        f"{STATISTICS_PAGE}</a>.</p><details><summary>Exploratory tests, by adjusted p</summary>"
-        + tests_table(rows, alpha, "Exploratory tests (table tests, role = exploratory)")
+        f"{STATISTICS_PAGE}</a>.</p><details><summary>Exploratory tests, by adjusted p ({shown})</summary>"
+        + tests_table(rows.head(SHOWN), alpha, "Exploratory tests (table tests, role = exploratory)")
         + "</details>"
     )
     return Section("exploratory", "Exploratory results", body)

@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 
+from clauselens.analyse.wording import format_params
 from clauselens.config import ExperimentConfig
 from clauselens.report.figures import FigureWriter, StepMark, quality_figure
 from clauselens.report.html import Section, Trace, esc, frame_table, is_missing, not_run, num, table
@@ -23,7 +24,7 @@ def plateau_rows(data: RunData) -> pd.DataFrame:
     tests = data.table("tests")
     if data.not_run("tests", ("family", "test", "metric", "groups")):
         return pd.DataFrame()
-    return tests[tests["family"].astype(str).str.startswith("plateau")]
+    return tests[tests["family"].astype(str).str.startswith(("plateau", "rq3:"))]
 
 
 def step_marks(plateau: pd.DataFrame, data: RunData, alpha: float) -> list[StepMark]:
@@ -31,12 +32,15 @@ def step_marks(plateau: pd.DataFrame, data: RunData, alpha: float) -> list[StepM
     listed in the table only."""
     cells = data.cells()
     params = {
+        **{format_params(p): p for p in cells["params"]},  # the analyse stage's labels ("6M")
         **dict(zip(cells["size"], cells["params"], strict=True)),
         **dict(zip(cells["model"], cells["params"], strict=True)),
     }
     strategies = set(cells["strategy"])
     marks = []
     for row in plateau.to_dict("records"):
+        if row.get("test") == "tost":  # the marks show gains; equivalence is in the table
+            continue
         names = [n.strip() for n in re.split(r"\s+vs\.?\s+|\s*->\s*|\s*→\s*", str(row["groups"]))]
         sizes = [params[n] for n in names if n in params]
         p = adjusted_p(row)

@@ -1,7 +1,8 @@
-"""clauselens.score: one function per metric, batched scoring, bootstrap summaries (the plateau tests are in analyse).
+"""clauselens.score: one function per metric, batched scoring, bootstrap summaries, size steps.
 
 `score_run(store, cfg)` is the stage entry; `score_pair` / `score_generations` score rules directly;
-`summarise` aggregates a `scores` table; `plateau` holds the size-step tests. `METRICS` names every metric with its direction.
+`summarise` aggregates a `scores` table; `plateau` computes the size-step gain and equivalence tests
+(the analyse stage corrects and words them). `METRICS` names every metric with its direction.
 """
 
 from clauselens.score.metrics import METRICS, score_generations, score_pair
