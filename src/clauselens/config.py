@@ -36,6 +36,7 @@ class DataConfig(Section):
         default_factory=lambda: ["quantitative", "qualitative"])
     max_train: int | None = Field(None, gt=0)
     max_test: int | None = Field(None, gt=0)
+    synthetic_pairs: int = Field(0, ge=0)  # synthetic clause -> rule pairs added to fine-tuning (copying)
 
 
 class ModelConfig(Section):
