@@ -39,6 +39,7 @@ class DataConfig(Section):
     # the rules' notation: python, a bracketed functional notation, or a Lark grammar (rule_grammar)
     rule_language: Literal["python", "functional", "lark"] = "python"
     rule_grammar: str | None = None  # path to a Lark grammar (start rule `start`), for rule_language = lark
+    synthetic_pairs: int = Field(0, ge=0)  # synthetic clause -> rule pairs added to fine-tuning (copying)
 
     @model_validator(mode="after")
     def _grammar_given(self) -> DataConfig:

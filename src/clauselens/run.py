@@ -159,13 +159,18 @@ def train_task(t: CellTask) -> dict[str, Any]:
             "backend": "none",
             "notes": "base model, not fine-tuned",
         }
+    pairs = t.pairs
+    if t.cfg.data.synthetic_pairs:
+        from clauselens.models.synthetic import synthetic_rule_pairs
+
+        pairs = pairs + synthetic_rule_pairs(t.cfg.data.synthetic_pairs, seed=1000 + t.cell.seed)
     return train_cell(
         t.cfg,
         t.model_cfg,
         t.model_path,
         t.cell.strategy,
         t.cell.seed,
-        t.pairs,
+        pairs,
         t.out_dir,
         progress=t.progress,
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from clauselens.corpus.rulecode import Check, render_rule
 from clauselens.prompt import render_prompt
-from clauselens.records import Clause
+from clauselens.records import Clause, RulePair
 from clauselens.rules.vocabulary import PROPERTIES
 
 N_SYNTHETIC = 4000
@@ -200,3 +200,15 @@ def pretraining_mix(prose: Sequence[str], train_rules: Sequence[str], test_claus
     texts = synthetic_texts(seed=seed, prose=clean_prose) + clean_prose + list(train_rules) + stdlib_texts()
     random.Random(seed).shuffle(texts)
     return texts
+
+
+def synthetic_rule_pairs(n: int, seed: int) -> list[RulePair]:
+    """`n` synthetic train pairs for fine-tuning (`data.synthetic_pairs`): copying practice that keeps a
+    small model reading the clause's numbers while it learns the real corpus's rules."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        clause, rule = synthetic_pair(rng, i, prose=())
+        kind = "quantitative" if " >= " in rule or " <= " in rule else "qualitative"
+        out.append(RulePair(clause=clause, rule=rule, kind=kind, split="train"))
+    return out
