@@ -153,9 +153,9 @@ def test_score_run_is_idempotent(tmp_path, monkeypatch) -> None:
             for c in cells for p in pairs]
     calls: list[int] = []
 
-    def counting(pairs, generations, cfg, progress=True):
+    def counting(pairs, generations, cfg, progress=True, notation=None):
         calls.append(len(generations))
-        return score_generations(pairs, generations, cfg, progress)
+        return score_generations(pairs, generations, cfg, progress, notation)
 
     monkeypatch.setattr(stage, "score_generations", counting)
     with Store(tmp_path) as store:
