@@ -134,12 +134,13 @@ def test_numbers_split_into_tokens_stay_one_word_unit(loaded):
 
 
 def _naive(model, tok, prompt: str, target: list[int]) -> np.ndarray:
+    """One plain forward pass over the whole sequence (no cache, no batch, no padding); the vocabulary
+    projection only where the target is predicted (a vocabulary of up to 262k makes the rest costly)."""
     ids = prompt_token_ids(tok, prompt) + target
     with torch.no_grad():
-        logits = model(input_ids=torch.tensor([ids])).logits[0].double()
-    logp = torch.log_softmax(logits, dim=-1)
-    start = len(ids) - len(target) - 1
-    return np.array([logp[start + t, target[t]].item() for t in range(len(target))])
+        logits = model(input_ids=torch.tensor([ids]), logits_to_keep=len(target) + 1).logits[0].double()
+    logp = torch.log_softmax(logits, dim=-1)  # row k predicts token len(ids) - len(target) + k
+    return np.array([logp[t, target[t]].item() for t in range(len(target))])
 
 
 def test_leave_one_out_through_the_kv_prefix_equals_full_forward_passes(loaded):
