@@ -23,6 +23,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
@@ -98,13 +99,15 @@ def study(rep: int, n_clauses: int, seeds: list[int], effect: float) -> pd.DataF
         return store.read("tests")
 
 
-def studies(reps: range, jobs: int, n_clauses: int, seeds: list[int], effect: float) -> list[pd.DataFrame]:
-    """The `tests` tables of several studies, in order; `jobs` processes."""
+def studies(reps: range, jobs: int, n_clauses: int, seeds: list[int],
+            effect: float) -> Iterator[pd.DataFrame]:
+    """The `tests` tables of several studies, in order, each as soon as it is done; `jobs` processes."""
     run = partial(study, n_clauses=n_clauses, seeds=seeds, effect=effect)
     if jobs == 1:
-        return [run(r) for r in reps]
+        yield from map(run, reps)
+        return
     with ProcessPoolExecutor(jobs) as pool:
-        return list(pool.map(run, reps))
+        yield from pool.map(run, reps)
 
 
 def confirmatory_findings(tests: pd.DataFrame) -> pd.DataFrame:
