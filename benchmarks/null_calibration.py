@@ -23,6 +23,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 
@@ -95,19 +96,18 @@ def study(rep: int, n_clauses: int, seeds: list[int], effect: float) -> pd.DataF
     with tempfile.TemporaryDirectory() as tmp, Store(tmp) as store:
         fill(store, np.random.default_rng(rep), n_clauses, seeds, effect)
         analyse_run(store, config(seeds), progress=False)
-        tests = store.read("tests")
-    if rep % 20 == 0:
-        print(f"study {rep} done", file=sys.stderr, flush=True)
-    return tests
+        return store.read("tests")
 
 
-def studies(reps: range, jobs: int, n_clauses: int, seeds: list[int], effect: float) -> list[pd.DataFrame]:
-    """The `tests` tables of several studies, in order; `jobs` processes."""
+def studies(reps: range, jobs: int, n_clauses: int, seeds: list[int],
+            effect: float) -> Iterator[pd.DataFrame]:
+    """The `tests` tables of several studies, in order, each as soon as it is done; `jobs` processes."""
     run = partial(study, n_clauses=n_clauses, seeds=seeds, effect=effect)
     if jobs == 1:
-        return [run(r) for r in reps]
+        yield from map(run, reps)
+        return
     with ProcessPoolExecutor(jobs) as pool:
-        return list(pool.map(run, reps))
+        yield from pool.map(run, reps)
 
 
 def confirmatory_findings(tests: pd.DataFrame) -> pd.DataFrame:
@@ -131,19 +131,26 @@ def main(argv: list[str] | None = None) -> None:
     seeds = list(range(args.seeds))
     start = time.perf_counter()
     any_false, any_exploratory, per_question = 0, 0, {"rq1": 0, "rq2": 0, "rq3": 0}
-    for tests in studies(range(args.null), args.jobs, args.clauses, seeds, 0.0):
+    for i, tests in enumerate(studies(range(args.null), args.jobs, args.clauses, seeds, 0.0), 1):
         found = confirmatory_findings(tests)
         any_false += not found.empty
         any_exploratory += not exploratory_findings(tests).empty
         for q in per_question:
             per_question[q] += found["family"].str.startswith(q).any()
+        if i % 10 == 0:  # running tally, so that an interrupted run still tells something
+            print(f"[{time.perf_counter() - start:.0f} s] null studies with a confirmatory finding: "
+                  f"{any_false} of {i}", file=sys.stderr, flush=True)
     hits, rq1_rows, rq1_found = 0, 0, 0
-    for tests in studies(range(100_000, 100_000 + args.planted), args.jobs, args.clauses, seeds, args.effect):
+    planted = range(100_000, 100_000 + args.planted)
+    for i, tests in enumerate(studies(planted, args.jobs, args.clauses, seeds, args.effect), 1):
         rq1 = tests[tests["family"].str.startswith("rq1@") & tests["p"].notna()]
         found = rq1[(rq1["verdict"] == "significant") & (rq1["effect"] > 0)]
         hits += not found.empty
         rq1_rows += len(rq1)
         rq1_found += len(found)
+        if i % 10 == 0:
+            print(f"[{time.perf_counter() - start:.0f} s] planted studies with FFT found more focused: "
+                  f"{hits} of {i}", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - start
     print(f"design: {len(SIZES)} sizes x {len(STRATEGIES)} strategies x {args.seeds} seed(s), "
           f"{args.clauses} clauses; {elapsed:.0f} s for {args.null + args.planted} studies")
