@@ -82,11 +82,13 @@ def bwrap_command() -> tuple[str, ...] | None:
     base += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if os.geteuid() != 0:
         base.append("--unshare-user")
-    base += [*_mounts(), "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    # the private /tmp first: the binds after it stay visible when clauselens itself lives under /tmp
+    base += ["--perms", "1777", "--tmpfs", "/tmp", *_mounts(), "--proc", "/proc", "--dev", "/dev"]
     base += ["--chdir", "/tmp", "--clearenv", "--"]
+    check = f"import os; print(len(os.listdir('/proc/1/fd')) >= 0 and os.path.isdir({str(RULES_DIR)!r}))"
     try:
         probe = subprocess.run(
-            [*base, interpreter(), "-I", "-S", "-c", "import os; print(len(os.listdir('/proc/1/fd')) >= 0)"],
+            [*base, interpreter(), "-I", "-S", "-c", check],
             capture_output=True,
             timeout=20,
             env={},
