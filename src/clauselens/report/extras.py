@@ -8,7 +8,7 @@ import pandas as pd
 from clauselens.report.html import Section, Trace, cell_value, esc, table
 from clauselens.report.run_data import RunData
 
-MAX_ROWS = 200
+MAX_ROWS = 25  # the full table is in tables/ beside the page (CSV, Parquet)
 
 
 def key_columns(df: pd.DataFrame) -> list[str]:
