@@ -160,7 +160,8 @@ _stage_command(
     "score",
     ("corpus",),
     """Score generated rules against the references (similarity, edit
-distances, syntax, sandboxed execution verdicts) with bootstrap CIs (the plateau tests are the analyse stage's).""",
+distances, syntax, sandboxed execution verdicts) with bootstrap CIs; the plateau tests are the
+analyse stage's.""",
 )
 _stage_command(
     "attribute",
