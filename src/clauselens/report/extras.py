@@ -9,6 +9,7 @@ from clauselens.report.html import Section, Trace, cell_value, esc, table
 from clauselens.report.run_data import RunData
 
 MAX_ROWS = 25  # the full table is in tables/ beside the page (CSV, Parquet)
+MAX_TEXT = 200
 
 
 def key_columns(df: pd.DataFrame) -> list[str]:
@@ -16,7 +17,15 @@ def key_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if not pd.api.types.is_float_dtype(df[c])]
 
 
+def blob_columns(df: pd.DataFrame) -> list[str]:
+    """Text columns holding machine data (JSON payloads): too long to read, left to the CSV."""
+    return [c for c in df.columns
+            if not pd.api.types.is_numeric_dtype(df[c]) and df[c].astype(str).str.len().max() > MAX_TEXT]
+
+
 def generic_table(df: pd.DataFrame, name: str) -> str:
+    blobs = blob_columns(df)
+    df = df.drop(columns=blobs)
     keys = key_columns(df)
     unique = bool(keys) and not df.duplicated(subset=keys).any()
     rows = []
@@ -27,8 +36,11 @@ def generic_table(df: pd.DataFrame, name: str) -> str:
             row.append(cell_value(rec[col], Trace(name, key, col, None if unique else "first")))
         rows.append(row)
     more = ""
+    if blobs:
+        more += (f'<p class="note">Column(s) {esc(", ".join(blobs))} are in '
+                 f'<a href="tables/{esc(name)}.csv">tables/{esc(name)}.csv</a>.</p>')
     if len(df) > MAX_ROWS:
-        more = (
+        more += (
             f'<p class="note">First {MAX_ROWS} of {len(df):,} rows; all are in '
             f'<a href="tables/{esc(name)}.csv">tables/{esc(name)}.csv</a>.</p>'
         )
