@@ -29,6 +29,9 @@ from pathlib import Path
 from . import seccomp
 
 RULES_DIR = Path(__file__).resolve().parent
+# where the sandbox sees RULES_DIR: a fixed path, so no part of the host's tree (a checkout under /tmp,
+# a home folder) shows through in the rule's view
+SANDBOX_RULES_DIR = Path("/opt/clauselens-rules")
 NOBODY = 65534
 LAYERS = (
     "separate process",
@@ -69,7 +72,12 @@ def _mounts() -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     if not prefix.startswith("/usr/"):
         args += ["--ro-bind", prefix, prefix]
-    return [*args, "--ro-bind", str(RULES_DIR), str(RULES_DIR)]
+    return [*args, "--ro-bind", str(RULES_DIR), str(SANDBOX_RULES_DIR)]
+
+
+def rules_dir() -> Path:
+    """Where the child finds this directory: the fixed in-sandbox path under bwrap, else the real one."""
+    return SANDBOX_RULES_DIR if bwrap_command() is not None else RULES_DIR
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,10 +90,9 @@ def bwrap_command() -> tuple[str, ...] | None:
     base += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if os.geteuid() != 0:
         base.append("--unshare-user")
-    # the private /tmp first: the binds after it stay visible when clauselens itself lives under /tmp
-    base += ["--perms", "1777", "--tmpfs", "/tmp", *_mounts(), "--proc", "/proc", "--dev", "/dev"]
+    base += [*_mounts(), "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     base += ["--chdir", "/tmp", "--clearenv", "--"]
-    check = f"import os; print(len(os.listdir('/proc/1/fd')) >= 0 and os.path.isdir({str(RULES_DIR)!r}))"
+    check = f"import os; print(len(os.listdir('/proc/1/fd')) >= 0 and os.path.isdir('{SANDBOX_RULES_DIR}'))"
     try:
         probe = subprocess.run(
             [*base, interpreter(), "-I", "-S", "-c", check],

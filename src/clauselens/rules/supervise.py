@@ -24,8 +24,8 @@ from typing import Any
 
 from . import isolation, seccomp
 
-CHILD = isolation.RULES_DIR / "sandbox_child.py"
-LAUNCHER = isolation.RULES_DIR / "seccomp.py"
+CHILD = "sandbox_child.py"
+LAUNCHER = "seccomp.py"
 CHILD_RESULT_FD = 3
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 MAX_STDERR_BYTES = 64 * 1024
@@ -48,10 +48,10 @@ def command(memory_mb: int, cpu_s: int, result_fd: int, program: list[str] | Non
     """bwrap (when it works here) + the seccomp launcher + `program` (default: the rule child), whose
     `result_fd` becomes its fd 3. The red-team tests pass their own program to test the outer layers
     with the Python layer out of the way."""
-    python = isolation.interpreter()
-    launcher = [python, "-I", "-S", "-B", str(LAUNCHER), str(memory_mb), str(cpu_s)]
+    python, here = isolation.interpreter(), isolation.rules_dir()
+    launcher = [python, "-I", "-S", "-B", str(here / LAUNCHER), str(memory_mb), str(cpu_s)]
     launcher += ["1" if seccomp.available() else "0", str(result_fd), "--"]
-    child = program or [python, "-I", "-S", "-B", str(CHILD), str(CHILD_RESULT_FD)]
+    child = program or [python, "-I", "-S", "-B", str(here / CHILD), str(CHILD_RESULT_FD)]
     return [*(isolation.bwrap_command() or ()), *launcher, *child]
 
 
