@@ -64,4 +64,4 @@ def test_config_command_prints_defaults(tmp_path):
     (tmp_path / "c.toml").write_text(MINIMAL)
     result = runner.invoke(app, ["config", str(tmp_path / "c.toml"), "--set", "attribution.window=5"])
     assert result.exit_code == 0, result.output
-    assert '"window": 5' in result.output and '"max_new_tokens": 160' in result.output
+    assert '"window": 5' in result.output and '"max_new_tokens": null' in result.output
