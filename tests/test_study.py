@@ -181,7 +181,8 @@ def test_study_report_is_traceable_and_renders_in_chromium(finished, tmp_path):
             "return [...document.querySelectorAll('figure img')].map(i => [i.complete, i.naturalWidth])"
         )
         assert figures and all(ok and w > 100 for ok, w in figures), figures
-        for anchor in ("answers", "reading", "attribution", "overview", "quality", "behaviour", "exploratory"):
+        anchors = ("answers", "reading", "attribution", "overview", "quality", "behaviour", "exploratory")
+        for anchor in anchors:
             assert driver.execute_script(f"return document.getElementById('{anchor}').offsetHeight") > 50
         shot = tmp_path / "study-report.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
