@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from clauselens.analyse.nonparametric import holm
+from clauselens.analyse.nonparametric import adjust_present, holm
 from clauselens.analyse.results import Draft
 
 GATES = {"wilcoxon": "friedman", "dunn": "kruskal"}  # pairwise test -> its omnibus test
@@ -33,15 +33,10 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
     """Benjamini–Hochberg (1995) step-up adjusted p-values; NaN entries are left out and stay NaN.
 
     q(i) = min_{j >= i} min(1, m p_(j) / j) over the sorted p-values."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        m = order.size
-        scaled = p[order] * m / np.arange(1, m + 1)
-        out[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    return out.tolist()
+    def step(p: np.ndarray) -> np.ndarray:
+        return np.minimum.accumulate((p * p.size / np.arange(1, p.size + 1))[::-1])[::-1]
+
+    return adjust_present(pvalues, step)
 
 
 def _testable(d: Draft) -> bool:
