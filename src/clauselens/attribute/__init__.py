@@ -15,6 +15,7 @@ from typing import Any
 
 from clauselens.attribute.aggregate import to_spans, to_words
 from clauselens.attribute.clause import attribute_clause
+from clauselens.attribute.evalcache import EvalCache
 from clauselens.attribute.faithfulness import faithfulness_curves
 from clauselens.attribute.perturb import perturb
 from clauselens.attribute.render import attribution_html
@@ -32,6 +33,6 @@ def attribution_row(attr: Attribution) -> dict[str, Any]:
 
 
 __all__ = [
-    "attribute_clause", "attribution_html", "attribution_row", "faithfulness_curves", "perturb",
+    "EvalCache", "attribute_clause", "attribution_html", "attribution_row", "faithfulness_curves", "perturb",
     "span_units", "to_spans", "to_words", "token_units", "word_units",
 ]

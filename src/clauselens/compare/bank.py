@@ -22,6 +22,7 @@ import torch
 from peft import PeftModel
 
 from clauselens.compare.explain import Variant
+from clauselens.layout import CellLayout
 from clauselens.models import load_causal_lm
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -30,18 +31,15 @@ ADAPTER_CONFIG = "adapter_config.json"
 def find_adapter_dir(cell_dir: str | Path) -> Path:
     """The folder holding a cell's final LoRA adapter (`adapter_config.json`).
 
-    The cell folder itself, else its shallowest sub-folder with an adapter (`adapter/` in the layout
-    `clauselens.train` writes). Intermediate `checkpoint-*` folders are never used: an unfinished
-    adapter is not the cell.
+    The cell folder itself (an adapter saved on its own), else the cell's `adapter/` folder
+    (`clauselens.layout.CellLayout`). Training checkpoints are never used: an unfinished adapter is not
+    the cell.
     """
     root = Path(cell_dir)
-    if (root / ADAPTER_CONFIG).is_file():
-        return root
-    found = sorted(root.rglob(ADAPTER_CONFIG), key=lambda p: (len(p.parts), str(p)))
-    final = [p.parent for p in found
-             if not any(part.startswith("checkpoint-") for part in p.relative_to(root).parts)]
-    if final:
-        return final[0]
+    for folder in (root, CellLayout(root).adapter):
+        if (folder / ADAPTER_CONFIG).is_file():
+            return folder
+    found = sorted(CellLayout(root).checkpoints.glob(f"*/{ADAPTER_CONFIG}"))
     hint = f" (only training checkpoints: {found[0].parent.name} ...)" if found else ""
     raise FileNotFoundError(f"{root}: no final LoRA adapter ({ADAPTER_CONFIG}) in the cell folder or a "
                             f"sub-folder{hint}; was the cell trained to the end?")

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from clauselens.attribute import attribute_clause
-from clauselens.attribute.evalcache import EvalCache
+from clauselens.attribute import EvalCache, attribute_clause
 from clauselens.compare.alignment import aligned
 from clauselens.config import AttributionConfig
 from clauselens.records import Attribution, Clause

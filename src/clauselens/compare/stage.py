@@ -52,8 +52,8 @@ from clauselens.compare.plan import (
 from clauselens.compare.quantisation import PrecisionPair, split_clause, summarise_split
 from clauselens.compare.robustness import robustness_clause, runs_needed, summarise_robustness
 from clauselens.config import ConfigError, ExperimentConfig
+from clauselens.layout import RunLayout
 from clauselens.records import Attribution, Cell, Clause
-from clauselens.run import cell_dir
 from clauselens.store import Store
 
 log = logging.getLogger("clauselens")
@@ -74,11 +74,12 @@ class Phase:
             from clauselens.train import load_cell
 
             cell = work.cells[name.removeprefix("fft:")]
-            model, tokenizer = load_cell(path, "fft", cell_dir(store, cell.cell_id),
+            model, tokenizer = load_cell(path, "fft", RunLayout(store.root).cell_dir(cell.cell_id),
                                          qlora_cfg=cfg.strategies.qlora)
             self.variants = {None: standalone(f"{work.model}|{name}", model.eval(), tokenizer)}
             return
-        folders = {a: find_adapter_dir(cell_dir(store, work.cells[a].cell_id)) for a in sorted(adapters)}
+        layout = RunLayout(store.root)
+        folders = {a: find_adapter_dir(layout.cell_dir(work.cells[a].cell_id)) for a in sorted(adapters)}
         q = cfg.strategies.qlora
         self.bank = AdapterBank(path, folders, quantized=name == FOUR_BIT, quant_type=q.quant_type,
                                 double_quant=q.double_quant, compute_dtype=q.compute_dtype, dtype=dtype)

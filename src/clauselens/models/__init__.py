@@ -5,7 +5,13 @@ once, cached); `load_causal_lm` loads it, optionally with a 4-bit bitsandbytes b
 """
 
 from clauselens.models.ladder import LADDER, LADDER_VERSION, LadderSpec
-from clauselens.models.loading import base_weight_bytes, count_parameters, load_causal_lm
+from clauselens.models.loading import (
+    base_weight_bytes,
+    count_parameters,
+    default_device,
+    load_causal_lm,
+    resolve_dtype,
+)
 from clauselens.models.resolve import resolve_model
 
 __all__ = [
@@ -14,6 +20,8 @@ __all__ = [
     "LadderSpec",
     "base_weight_bytes",
     "count_parameters",
+    "default_device",
     "load_causal_lm",
+    "resolve_dtype",
     "resolve_model",
 ]

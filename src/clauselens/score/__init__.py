@@ -5,8 +5,9 @@
 (the analyse stage corrects and words them). `METRICS` names every metric with its direction.
 """
 
+from clauselens.score.embedding import load_embedder
 from clauselens.score.metrics import METRICS, score_generations, score_pair
 from clauselens.score.stage import score_run
 from clauselens.score.summary import summarise
 
-__all__ = ["METRICS", "score_generations", "score_pair", "score_run", "summarise"]
+__all__ = ["METRICS", "load_embedder", "score_generations", "score_pair", "score_run", "summarise"]

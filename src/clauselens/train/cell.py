@@ -1,6 +1,6 @@
 """Train one (model, strategy, seed) cell with the transformers Trainer and report a `training` row.
 
-Layout of `out_dir`:
+Layout of `out_dir` (paths from `clauselens.layout.CellLayout`):
 - `settings.json`: the cell's fingerprint, written before training, so a resumed or finished cell
   trained with other settings is refused instead of silently mixed;
 - `checkpoints/checkpoint-<step>/`: Trainer checkpoints; a killed run resumes from the last one and
@@ -37,7 +37,8 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from clauselens.config import ExperimentConfig, ModelConfig, StrategyConfig
-from clauselens.models.loading import count_parameters, default_device
+from clauselens.layout import CellLayout
+from clauselens.models import count_parameters, default_device
 from clauselens.records import Cell, RulePair
 from clauselens.store import atomic_write
 from clauselens.train.examples import IGNORE_INDEX, encode_pairs
@@ -45,10 +46,6 @@ from clauselens.train.memory import MB, PeakMemory
 from clauselens.train.strategies import prepare_model, strategy_config
 
 log = logging.getLogger(__name__)
-FINAL_MARKER = "training.json"
-SETTINGS = "settings.json"
-CHECKPOINTS = "checkpoints"
-WEIGHTS_DIR = {"fft": "model", "lora": "adapter", "qlora": "adapter"}
 
 
 class _RunStats(TrainerCallback):
@@ -77,7 +74,7 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _check_settings(out_dir: Path, fingerprint: str, what: str) -> None:
-    path = out_dir / SETTINGS
+    path = CellLayout(out_dir).settings
     if path.is_file() and json.loads(path.read_text())["fingerprint"] != fingerprint:
         raise ValueError(f"{out_dir}: holds a {what} trained with other settings (model, hyperparameters, "
                          f"seed or pairs changed); delete that folder or use another output_dir")
@@ -165,7 +162,8 @@ def train_cell(
     if not train_pairs:
         raise ValueError("train_cell: no pairs with split == 'train'")
     fingerprint = _fingerprint(model_path, model_cfg, strategy, scfg, seed, train_pairs + val_pairs)
-    marker = out_dir / FINAL_MARKER
+    files = CellLayout(out_dir)
+    marker = files.marker
     if marker.is_file():
         _check_settings(out_dir, fingerprint, f"finished {strategy} cell")
         return json.loads(marker.read_text())["row"]
@@ -174,11 +172,11 @@ def train_cell(
         from clauselens.train.sharded import launch
 
         return launch(cfg, model_cfg, model_path, seed, pairs, out_dir, fingerprint, progress)
-    ckpt_dir = out_dir / CHECKPOINTS
+    ckpt_dir = files.checkpoints
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     if last:
         _check_settings(out_dir, fingerprint, f"partly trained {strategy} cell")
-    _write_json(out_dir / SETTINGS, {"fingerprint": fingerprint, "strategy": strategy, "seed": seed,
+    _write_json(files.settings, {"fingerprint": fingerprint, "strategy": strategy, "seed": seed,
                                      "model_path": model_path, "hyper": scfg.model_dump(mode="json")})
     set_seed(seed)
     device = default_device()
@@ -239,8 +237,8 @@ def train_cell(
         "backend": prepared.backend,
         "notes": "; ".join(notes),
     }
-    _save_weights(trainer, out_dir / WEIGHTS_DIR[strategy])
-    _write_json(out_dir / "log_history.json", history)
+    _save_weights(trainer, files.weights(strategy))
+    _write_json(files.log_history, history)
     _write_json(marker, {"row": row, "strategy": strategy, "model_path": model_path,
                          "load": prepared.load_settings})
     shutil.rmtree(ckpt_dir, ignore_errors=True)

@@ -18,14 +18,14 @@ from peft import PeftModel
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from clauselens.config import QLoRAConfig
-from clauselens.models.loading import load_causal_lm
-from clauselens.train.cell import FINAL_MARKER, WEIGHTS_DIR
+from clauselens.layout import WEIGHTS_DIR, CellLayout
+from clauselens.models import load_causal_lm
 
 
 def _finished(out_dir: Path, strategy: str) -> dict[str, Any]:
-    marker = out_dir / FINAL_MARKER
+    marker = CellLayout(out_dir).marker
     if not marker.is_file():
-        raise FileNotFoundError(f"{out_dir}: no finished {strategy} cell ({FINAL_MARKER} missing)")
+        raise FileNotFoundError(f"{out_dir}: no finished {strategy} cell ({marker.name} missing)")
     done = json.loads(marker.read_text())
     if done["strategy"] != strategy:
         raise ValueError(f"{out_dir}: holds a {done['strategy']} cell, not {strategy}")
@@ -51,7 +51,7 @@ def load_cell(
     out_dir = Path(out_dir)
     load = dict(_finished(out_dir, strategy)["load"])
     if strategy == "fft":
-        return load_causal_lm(out_dir / WEIGHTS_DIR["fft"], dtype=load["dtype"], device=device,
+        return load_causal_lm(CellLayout(out_dir).model, dtype=load["dtype"], device=device,
                               trust_remote_code=load.get("trust_remote_code", False))
     if strategy == "qlora" and qlora_cfg is not None:
         wanted = {"quantization": qlora_cfg.quant_type, "double_quant": qlora_cfg.double_quant}
@@ -60,6 +60,6 @@ def load_cell(
             raise ValueError(f"{out_dir}: the qlora cell was trained with {trained}, the config now asks for "
                              f"{wanted}; retrain it (delete the folder) or restore the config")
     base, tokenizer = load_causal_lm(model_path, device=device, **load)
-    model = PeftModel.from_pretrained(base, str(out_dir / WEIGHTS_DIR[strategy]))
+    model = PeftModel.from_pretrained(base, str(CellLayout(out_dir).weights(strategy)))
     model.eval()
     return model, tokenizer

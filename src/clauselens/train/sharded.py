@@ -36,15 +36,13 @@ from transformers import AutoModelForCausalLM, get_scheduler
 
 import clauselens
 from clauselens.config import ConfigError, ExperimentConfig, ModelConfig
-from clauselens.models.loading import count_parameters
+from clauselens.layout import CellLayout
+from clauselens.models import count_parameters
 from clauselens.records import Cell, RulePair
 from clauselens.store import atomic_write
 from clauselens.train.examples import IGNORE_INDEX, encode_pairs
 from clauselens.train.memory import MB, PeakMemory
 from clauselens.train.strategies import prepare_model
-
-JOB = "sharded_job.json"
-FINAL_MARKER, SETTINGS, MODEL_DIR = "training.json", "settings.json", "model"
 
 
 def launch(cfg: ExperimentConfig, model_cfg: ModelConfig, model_path: str, seed: int,
@@ -56,11 +54,12 @@ def launch(cfg: ExperimentConfig, model_cfg: ModelConfig, model_path: str, seed:
         raise ConfigError(f"strategies.fft.devices = {devices} but only {torch.cuda.device_count()} "
                           "CUDA devices are visible")
     out_dir.mkdir(parents=True, exist_ok=True)
-    job = out_dir / JOB
+    files = CellLayout(out_dir)
+    job = files.sharded_job
     _write_json(job, {"cfg": cfg.model_dump(mode="json"), "model": model_cfg.model_dump(mode="json"),
                       "model_path": model_path, "seed": seed, "out_dir": str(out_dir), "progress": progress,
                       "pairs": [p.model_dump(mode="json") for p in pairs], "fingerprint": fingerprint})
-    _write_json(out_dir / SETTINGS, {"fingerprint": fingerprint, "strategy": "fft", "seed": seed,
+    _write_json(files.settings, {"fingerprint": fingerprint, "strategy": "fft", "seed": seed,
                                      "model_path": model_path, "devices": devices,
                                      "hyper": cfg.strategies.fft.model_dump(mode="json")})
     src = str(Path(clauselens.__file__).resolve().parents[1])
@@ -74,7 +73,7 @@ def launch(cfg: ExperimentConfig, model_cfg: ModelConfig, model_path: str, seed:
         errors = [line for line in lines if re.match(r"\[rank\d+\]: \w*(Error|Exception)\b", line)]
         raise RuntimeError(f"sharded FFT ({devices} processes) failed with exit {done.returncode}: "
                            f"{(errors or lines or ['no output'])[-1]}")
-    return json.loads((out_dir / FINAL_MARKER).read_text())["row"]
+    return json.loads(files.marker.read_text())["row"]
 
 
 def global_batches(n_examples: int, per_step: int, steps: int, seed: int) -> list[list[int]]:
@@ -150,6 +149,7 @@ def worker(job_path: Path) -> None:
     model_cfg = ModelConfig.model_validate(job["model"])
     scfg = cfg.strategies.fft
     out_dir = Path(job["out_dir"])
+    files = CellLayout(out_dir)
     cuda = torch.cuda.is_available()
     dist.init_process_group("nccl" if cuda else "gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -200,7 +200,7 @@ def worker(job_path: Path) -> None:
             if job["progress"] and rank == 0:
                 print(f"sharded fft step {step + 1}/{steps} loss {losses[-1]:.4f}", flush=True)
         wall_s = time.perf_counter() - t0
-        _save(model, tokenizer, out_dir / MODEL_DIR)
+        _save(model, tokenizer, files.model)
     all_tokens = torch.tensor(tokens)
     dist.all_reduce(all_tokens)
     peak = torch.tensor(memory.peak_mb)
@@ -219,8 +219,8 @@ def worker(job_path: Path) -> None:
                                 "(largest rank)", f"FSDP over {world} processes"]),
         }
         history = [{"step": i + 1, "loss": v} for i, v in enumerate(losses)]
-        _write_json(out_dir / "log_history.json", history)
-        _write_json(out_dir / FINAL_MARKER, {"row": row, "strategy": "fft", "model_path": job["model_path"],
+        _write_json(files.log_history, history)
+        _write_json(files.marker, {"row": row, "strategy": "fft", "model_path": job["model_path"],
                                              "load": prepared.load_settings})
     dist.barrier()
     dist.destroy_process_group()

@@ -22,7 +22,7 @@ from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from clauselens.config import ExperimentConfig, LoRAConfig, ModelConfig, QLoRAConfig, StrategyConfig
-from clauselens.models.loading import base_weight_bytes, count_parameters, load_causal_lm, resolve_dtype
+from clauselens.models import base_weight_bytes, count_parameters, load_causal_lm, resolve_dtype
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("fft", "lora", "qlora")
