@@ -28,6 +28,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+EXIT_BAD_CONFIG = 2  # the config or its data cannot be used; nothing was run
+EXIT_FAILED_CELLS = 3  # the run finished, but some cells failed (listed at the end)
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (TOML), e.g. examples/quickstart.toml.")]
 OutOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Override the config's output_dir.")]
@@ -92,21 +94,31 @@ def _run(
     allow: bool,
     verbose: bool,
 ) -> None:
-    from clauselens.run import run_study
+    from clauselens.run import run_stages
 
     _setup_logging(verbose)
     try:
         cfg = _config(config, output_dir, sets)
-        report = run_study(cfg, stages, allow_config_change=allow)
+        outcome = run_stages(cfg, stages, allow_config_change=allow)
     except ConfigError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished work is saved; run the same command again to resume.")
         raise typer.Exit(130) from None
-    if report is not None:
-        console.print(f"[bold green]report:[/] {report}")
-        print(report)
+    if outcome.report is not None:
+        colour = "bold yellow" if outcome.failed else "bold green"
+        console.print(f"[{colour}]report:[/] {outcome.report}")
+        print(outcome.report)
+    if outcome.failed:
+        console.print(f"[bold red]{len(outcome.failed)} cell(s) failed[/]:",
+                      highlight=False)
+        for cell_id, error in outcome.failed.items():
+            first = error.strip().splitlines()[0] if error.strip() else "no error recorded"
+            console.print(f"  {cell_id}: {first}", highlight=False, soft_wrap=True, markup=False)
+        console.print("`clauselens status` shows each traceback; run the same command again to retrain "
+                      "the failed cells (finished work is kept).", highlight=False)
+        raise typer.Exit(EXIT_FAILED_CELLS)
 
 
 @app.command()
@@ -189,20 +201,20 @@ _stage_command("report", (), """Write the self-contained HTML report, figures an
 @app.command()
 def status(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None) -> None:
     """Show what a run has done so far: cells and their status, rows per table."""
-    from clauselens.run import describe_progress, open_store
+    from clauselens.run import open_store
 
     try:
         cfg = _config(config, output_dir, set_)
     except ConfigError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
     if not (Path(cfg.output_dir) / "store.duckdb").exists():
         console.print(f"{cfg.output_dir}: nothing run yet")
         return
     with open_store(cfg) as store:
         table = Table("table", "rows")
-        for name, n in describe_progress(store):
-            table.add_row(name, str(n))
+        for name in sorted(store.tables()):  # rows per table: what the run has done so far
+            table.add_row(name, str(len(store.read(name))))
         Console().print(table)
         cells = store.read("cells")
         if not cells.empty:
@@ -233,7 +245,7 @@ def show_config(config: ConfigArg, set_: SetOpt = None) -> None:
         cfg = _config(config, None, set_)
     except ConfigError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
     print(json.dumps(cfg.model_dump(mode="json"), indent=2))
 
 

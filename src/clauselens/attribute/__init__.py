@@ -19,6 +19,7 @@ from clauselens.attribute.evalcache import EvalCache
 from clauselens.attribute.faithfulness import faithfulness_curves
 from clauselens.attribute.perturb import perturb
 from clauselens.attribute.render import attribution_html
+from clauselens.attribute.stage import AttributeTask, attribute_run, attribute_task
 from clauselens.attribute.units import span_units, token_units, unit_kind, word_units
 from clauselens.records import Attribution
 
@@ -33,6 +34,7 @@ def attribution_row(attr: Attribution) -> dict[str, Any]:
 
 
 __all__ = [
-    "EvalCache", "attribute_clause", "attribution_html", "attribution_row", "faithfulness_curves", "perturb",
+    "AttributeTask", "EvalCache", "attribute_clause", "attribute_run", "attribute_task", "attribution_html",
+    "attribution_row", "faithfulness_curves", "perturb",
     "span_units", "to_spans", "to_words", "token_units", "word_units",
 ]

@@ -10,6 +10,7 @@ The bundled text is Crown copyright, Open Government Licence v3.0 (uk-approved-d
 from clauselens.corpus.extract import Extraction, extract_clauses, extract_corpus
 from clauselens.corpus.load import builtin_clause_texts, builtin_pairs, load_pairs, read_pairs_file
 from clauselens.corpus.rulebook import build_corpus
+from clauselens.corpus.stage import corpus_run, read_pairs
 from clauselens.corpus.verify import verify_pairs
 
 __all__ = [
@@ -17,9 +18,11 @@ __all__ = [
     "build_corpus",
     "builtin_clause_texts",
     "builtin_pairs",
+    "corpus_run",
     "extract_clauses",
     "extract_corpus",
     "load_pairs",
+    "read_pairs",
     "read_pairs_file",
     "verify_pairs",
 ]

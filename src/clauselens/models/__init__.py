@@ -13,6 +13,8 @@ from clauselens.models.loading import (
     resolve_dtype,
 )
 from clauselens.models.resolve import resolve_model
+from clauselens.models.stage import models_run, pretraining_texts
+from clauselens.models.synthetic import synthetic_rule_pairs
 
 __all__ = [
     "LADDER",
@@ -22,6 +24,9 @@ __all__ = [
     "count_parameters",
     "default_device",
     "load_causal_lm",
+    "models_run",
+    "pretraining_texts",
     "resolve_dtype",
     "resolve_model",
+    "synthetic_rule_pairs",
 ]

@@ -1,0 +1,67 @@
+"""The models stage: every base model resolved to a loadable path, with its parameter count (table `models`).
+
+Builtin ladder rungs are pretrained here (deterministically, cached) on `pretraining_texts`, the
+pretraining-text policy of a study: nothing a ladder model sees may be a test clause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from clauselens.config import ExperimentConfig
+from clauselens.models.loading import count_parameters, load_causal_lm
+from clauselens.models.resolve import BUILTIN_PREFIX, pretrain_builtins, resolve_model
+from clauselens.records import RulePair
+from clauselens.store import Store
+
+
+def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> list[str]:
+    """What a builtin ladder model is pretrained on (`clauselens.models.synthetic.pretraining_mix`).
+
+    Regulation prose without any test clause, train-split rules only, synthetic clause -> rule pairs and
+    stdlib Python. With the builtin corpus and its stored split, the whole stored split decides what
+    is held out whatever `data.max_train` says, so resizing a study does not re-pretrain the ladder.
+    """
+    from clauselens.corpus import builtin_clause_texts, builtin_pairs
+    from clauselens.models.synthetic import pretraining_mix
+
+    if not (cfg.data.source == "builtin" and cfg.data.split == "stored"):
+        extra = [p.clause.text for p in pairs if p.split == "train"]
+        return pretraining_mix(builtin_clause_texts() + extra, [p.rule for p in pairs if p.split == "train"],
+                               [p.clause.text for p in pairs if p.split != "train"])
+    stored = builtin_pairs()
+    return pretraining_mix(builtin_clause_texts(), [p.rule for p in stored if p.split == "train"],
+                           [p.clause.text for p in stored if p.split != "train"])
+
+
+def models_run(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> pd.DataFrame:
+    """Resolve every base model to a loadable path and record its parameter count (table `models`)."""
+    done = store.read("models")
+    texts: list[str] | None = None
+    builtin = [m.id[len(BUILTIN_PREFIX):] for m in cfg.models if m.id.startswith(BUILTIN_PREFIX)]
+    if builtin:  # the rungs pretrain side by side; the loop below then finds them cached
+        texts = pretraining_texts(cfg, pairs)
+        pretrain_builtins(builtin, texts)
+    rows = []
+    for m in cfg.models:
+        prev = done[done["name"] == m.name] if not done.empty else done
+        if (
+            not prev.empty
+            and prev.iloc[0]["id"] == m.id
+            and (not m.id.startswith(("builtin:", "family:")) or Path(prev.iloc[0]["path"]).exists())
+        ):
+            continue  # resolved before (a builtin or family model must also still be in the cache)
+        if m.id.startswith("builtin:") and texts is None:
+            texts = pretraining_texts(cfg, pairs)
+        path = resolve_model(m, texts=texts)
+        params = m.params
+        if params is None:
+            model, _ = load_causal_lm(path)
+            params = count_parameters(model)[1]
+            del model
+        rows.append({"name": m.name, "id": m.id, "path": str(path), "params": int(params)})
+    store.upsert("models", rows, key=["name"])
+    return store.read("models")
