@@ -65,3 +65,27 @@ def test_config_command_prints_defaults(tmp_path):
     result = runner.invoke(app, ["config", str(tmp_path / "c.toml"), "--set", "attribution.window=5"])
     assert result.exit_code == 0, result.output
     assert '"window": 5' in result.output and '"max_new_tokens": null' in result.output
+
+
+def test_failed_cell_is_named_and_exits_3(tmp_path, monkeypatch):
+    """A run whose cell fails lists the cell with its error and exits 3 (not 2, not 0)."""
+
+    def boom(cfg, model_cfg, model_path, strategy, seed, *args, **kwargs):
+        if strategy == "lora":
+            raise RuntimeError("out of memory in the adapter (test)")
+        return {"trainable_params": 1, "total_params": 1000, "steps": 0, "quantized": False,
+                "backend": "test", "notes": "fake"}
+
+    monkeypatch.setattr("clauselens.train.cell.train_cell", boom)
+    (tmp_path / "c.toml").write_text(
+        'output_dir = "out"\n[[models]]\nname = "m"\nid = "org/not-a-model"\nparams = 1000\n'
+        "[data]\nmax_train = 4\nmax_test = 2\n"
+        "[strategies.qlora]\nenabled = false\n[executor]\nmax_retries = 0\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", "c.toml"])
+    out = result.output + (result.stderr if result.stderr_bytes is not None else "")
+    assert result.exit_code == 3, out
+    assert "1 cell(s) failed" in out and "m/lora/s0" in out, out
+    assert "out of memory in the adapter" in out
+    assert "m/fft/s0:" not in out  # the cell that trained is not listed
