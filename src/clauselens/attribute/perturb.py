@@ -25,9 +25,9 @@ import numpy as np
 
 from clauselens.attribute.units import NUMBER, span_units
 from clauselens.records import Unit
+from clauselens.registry import PERTURBATIONS
 
 FALLBACK_MASK = "___"
-PERTURBATIONS = ("delete", "mask", "substitute")
 
 _OPPOSITE_COMPARATOR = {
     "not less than": "not more than", "not more than": "not less than", "not greater than": "not less than",
@@ -157,16 +157,20 @@ def _context_types(text: str, units: Sequence[Unit]) -> list[str | None]:
     return types
 
 
-def replacement_strings(
-    text: str, units: Sequence[Unit], kind: str, rng: np.random.Generator, mask: str
+@PERTURBATIONS.register("delete")
+def _deleted(text: str, units: Sequence[Unit], rng: np.random.Generator, mask: str) -> tuple[list[str], int]:
+    return [""] * len(units), 0
+
+
+@PERTURBATIONS.register("mask")
+def _masked(text: str, units: Sequence[Unit], rng: np.random.Generator, mask: str) -> tuple[list[str], int]:
+    return [mask] * len(units), 0
+
+
+@PERTURBATIONS.register("substitute")
+def _substituted(
+    text: str, units: Sequence[Unit], rng: np.random.Generator, mask: str
 ) -> tuple[list[str], int]:
-    """Each unit's absent form, and how many substitutions fell back to the mask string."""
-    if kind == "delete":
-        return [""] * len(units), 0
-    if kind == "mask":
-        return [mask] * len(units), 0
-    if kind != "substitute":
-        raise ValueError(f"attribution.perturbation: expected one of {PERTURBATIONS}; got {kind!r}")
     out: list[str] = []
     fallbacks = 0
     for unit, span_type in zip(units, _context_types(text, units), strict=True):
@@ -179,6 +183,14 @@ def replacement_strings(
             new = mask
         out.append(new)
     return out, fallbacks
+
+
+def replacement_strings(
+    text: str, units: Sequence[Unit], kind: str, rng: np.random.Generator, mask: str
+) -> tuple[list[str], int]:
+    """Each unit's absent form under the perturbation registered as `kind`
+    (`clauselens.registry.PERTURBATIONS`), and how many substitutions fell back to the mask string."""
+    return PERTURBATIONS[kind](text, units, rng, mask)
 
 
 def _deleted_end(text: str, end: int) -> int:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 
 from clauselens.records import Unit
+from clauselens.registry import UNITS
 
 # A word: letters/digits with internal punctuation kept ("2.0", "5395-2", "self-closing", "W/m2K").
 WORD_RE = re.compile(r"[\w%°²³](?:[\w.,/'’&+·%°²³-]*[\w%°²³])?")
@@ -149,15 +150,14 @@ def unit_kind(units: list[Unit]) -> str:
     return "span" if "span" in kinds else "token" if "token" in kinds else "word"
 
 
+UNITS.register("token", lambda text, tokenizer=None: token_units(text, tokenizer))
+UNITS.register("word", lambda text, tokenizer=None: word_units(text))
+UNITS.register("span", lambda text, tokenizer=None: span_units(text))
+
+
 def make_units(text: str, kind: str, tokenizer: object | None = None) -> list[Unit]:
-    """Units of the configured kind (`AttributionConfig.unit`)."""
-    if kind == "word":
-        return word_units(text)
-    if kind == "span":
-        return span_units(text)
-    if kind == "token":
-        return token_units(text, tokenizer)
-    raise ValueError(f"attribution.unit: expected token, word or span; got {kind!r}")
+    """Units of the configured kind (`AttributionConfig.unit`, `clauselens.registry.UNITS`)."""
+    return UNITS[kind](text, tokenizer)
 
 
 def check_offsets(text: str, units: list[Unit]) -> None:
