@@ -20,8 +20,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from clauselens.labels import format_params, strategy_rank
 from clauselens.report.html import esc
-from clauselens.report.run_data import size_label, strategy_rank
 from clauselens.store import atomic_write
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#000000", "#F0E442")
@@ -136,7 +136,7 @@ def quality_figure(summary: pd.DataFrame, metrics: Sequence[str], marks: Sequenc
             ax.set_title(metric)
             ax.set_xlabel("parameters (log scale)")
             ticks = sorted(m["params"].unique())
-            ax.set_xticks(ticks, [size_label(t) for t in ticks], minor=False)
+            ax.set_xticks(ticks, [format_params(t) for t in ticks], minor=False)
             ax.minorticks_off()
         handles, labels = axes[0].get_legend_handles_labels() if axes else ([], [])
         fig.legend(handles, labels, loc="outside lower center", ncols=max(1, len(labels)), fontsize=8)
@@ -187,7 +187,7 @@ def category_figure(shares: pd.DataFrame) -> Figure:
                 )
             ax.set_xscale("log")
             ticks = sorted(s["params"].unique())
-            ax.set_xticks(ticks, [size_label(t) for t in ticks])
+            ax.set_xticks(ticks, [format_params(t) for t in ticks])
             ax.minorticks_off()
             ax.set_title(strategy)
             ax.set_xlabel("parameters (log scale)")
@@ -225,7 +225,7 @@ def focus_figure(focus: pd.DataFrame, metrics: Sequence[str]) -> Figure:
                         medianprops={"color": "#000"},
                         flierprops={"markersize": 3},
                     )
-            ax.set_xticks(range(len(sizes)), [size_label(p) for p in sizes])
+            ax.set_xticks(range(len(sizes)), [format_params(p) for p in sizes])
             ax.set_title(metric)
             ax.set_xlabel("model size")
         handles = [Patch(facecolor=strategy_style(s)[0], alpha=0.55, label=s) for s in strategies]
@@ -276,7 +276,7 @@ def faithfulness_figure(curves: Sequence[Curve]) -> Figure:
                         linestyle=(0, (4, 3)),
                         label="random order",
                     )
-                ax.set_title(f"{kind} · {size_label(p)}", fontsize=9)
+                ax.set_title(f"{kind} · {format_params(p)}", fontsize=9)
                 ax.set_xlabel("fraction of units perturbed")
             axes[r][0].set_ylabel("target")
         handles, labels = axes[0][0].get_legend_handles_labels()
