@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from clauselens.lexicon import SPAN_COMPARATORS, SPAN_UNITS
 from clauselens.records import Unit
 from clauselens.registry import UNITS
 
@@ -23,16 +24,7 @@ from clauselens.registry import UNITS
 WORD_RE = re.compile(r"[\w%°²³](?:[\w.,/'’&+·%°²³-]*[\w%°²³])?")
 
 NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
-_UNITS = [
-    "millimetres", "millimetre", "millimeters", "millimeter", "centimetres", "centimetre", "metres", "metre",
-    "meters", "meter", "kilometres", "mm²", "mm2", "m²", "m2", "m³", "m3", "mm", "cm", "km", "m",
-    "kN/m²", "kN/m2", "kN", "kPa", "Pa", "N/mm²", "N/mm2", "kg/m²", "kg/m2", "kg/m³", "kg/m3", "kg", "tonnes",
-    "W/m²K", "W/m2K", "W/(m²·K)", "W/(m2·K)", "W/mK", "kWh", "kW", "W", "l/s", "litres", "litre", "m³/h",
-    "m3/h", "ach", "dB", "lux", "lx", "°C", "°", "degrees", "per cent", "percent", "%", "seconds", "second",
-    "minutes", "minute", "mins", "hours", "hour", "hrs", "days", "years", "year", "storeys", "storey",
-    "persons", "people", "risers", "steps", "mph",
-]
-UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+UNIT_RE = "|".join(re.escape(u) for u in sorted(SPAN_UNITS, key=len, reverse=True))
 NUMBER_UNIT_RE = re.compile(
     rf"(?<![\w.]){NUMBER}(?:\s?(?:{UNIT_RE})(?![\w²³])|\s?:\s?\d+\b|\s+in\s+\d+\b)"
 )
@@ -51,13 +43,7 @@ IDENTIFIER_RES = [
     re.compile(r"\b(?:BS|EN|ISO|IEC|PAS|DD)(?:\s+(?:EN|ISO|IEC))*\s+\d+(?:[-:.]\d+)*(?:\+A\d+(?::\d{4})?)?"),
 ]
 
-COMPARATORS = [
-    "not less than", "not more than", "not greater than", "not fewer than", "not exceeding", "not exceed",
-    "no less than", "no more than", "no greater than", "no fewer than", "at least", "at most", "a minimum of",
-    "a maximum of", "minimum of", "maximum of", "minimum", "maximum", "less than", "more than",
-    "greater than", "fewer than", "exceeding", "exceeds", "exceed", "up to", "or more", "or less",
-    "or greater",
-]
+COMPARATORS = SPAN_COMPARATORS
 COMPARATOR_RE = re.compile(
     r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in COMPARATORS) + r")\b"
 )
