@@ -20,8 +20,8 @@ from clauselens.analyse import (
     pattern_permutation_test,
     scale_trends,
 )
-from clauselens.analyse.wording import format_params
 from clauselens.config import AnalysisConfig, ExperimentConfig, ModelConfig
+from clauselens.labels import format_params
 from clauselens.records import Attribution, Unit
 from clauselens.store import Store
 
@@ -143,6 +143,7 @@ def test_category_shares_and_per_unit_shares():
 def test_format_params():
     assert [format_params(p) for p in (494_032_768, 1_500_000, 7_615_616_512, 124_000_000, 13e9, 900)] == [
         "0.49B", "1.5M", "7.6B", "124M", "13B", "0.9K"]
+    assert {format_params(p) for p in (None, float("nan"), pd.NA, 0, -5)} == {"?"}  # unknown sizes
 
 
 # -- synthetic attributions ------------------------------------------------------------------------------

@@ -208,3 +208,74 @@ def test_faithfulness_numbers_on_a_constructed_game():
     assert worst["aopc"] < worst["random_aopc"]
     points = json.loads(deletion["points"])
     assert points["k"] == [0, 1, 2, 3, 4] and points["value"] == [3.0, 0.0, -1.0, -1.0, 0.0]
+
+
+STAIR = "The stair shall have a minimum headroom of 2.0 m."
+
+
+def stair_tokens() -> tuple[list[Unit], list[float]]:
+    """Sub-word pieces of STAIR (as a tokenizer might cut it) with hand-picked scores; "." is a unit too."""
+    cuts = [(0, 3), (4, 7), (7, 9), (10, 15), (16, 20), (21, 22), (23, 30), (31, 35), (35, 39), (40, 42),
+            (43, 46), (47, 48), (48, 49)]
+    units = [Unit(text=STAIR[a:b], start=a, end=b, kind="token") for a, b in cuts]
+    scores = [1.0, -2.0, 0.5, 3.0, -1.0, 2.0, 0.25, 4.0, -0.5, 1.5, 2.5, -1.5, 0.75]
+    return units, scores
+
+
+def test_the_attribution_aggregates_itself_on_words_spans_and_categories():
+    units, scores = stair_tokens()
+    assert [u.text for u in units] == ["The", "sta", "ir", "shall", "have", "a", "minimum", "head", "room",
+                                       "of", "2.0", "m", "."]
+    attr = Attribution(cell_id="m/fft/s0", clause_id="K:9", clause_text=STAIR, units=units, scores=scores,
+                       method="loo", target="logprob", perturbation="delete")
+    # words: "stair" = sta + ir, "headroom" = head + room; "." belongs to no word and is left out
+    words = attr.aggregate("word")
+    assert [u.text for u in words.units] == ["The", "stair", "shall", "have", "a", "minimum", "headroom",
+                                             "of", "2.0", "m"]
+    assert words.scores == pytest.approx([1.0, -1.5, 3.0, -1.0, 2.0, 0.25, 3.5, 1.5, 2.5, -1.5])
+    assert words.options["unaligned_score"] == pytest.approx(0.75)
+    assert words == to_words(attr)  # the same code as the stage's alignment
+    # spans: "minimum" is a comparator, "2.0 m" one number_unit span holding 2.5 - 1.5
+    spans = attr.aggregate("span")
+    by_text = dict(zip([u.text for u in spans.units], spans.scores, strict=True))
+    assert by_text["2.0 m"] == pytest.approx(1.0) and by_text["minimum"] == pytest.approx(0.25)
+    # categories, from the words: The/have/a/of function, stair building entity, shall deontic, minimum
+    # comparator, headroom content, 2.0 numerical constraint, m unit
+    table = words.aggregate("category")
+    expected = {"function": [1.0, -1.0, 2.0, 1.5], "building_entity": [-1.5], "deontic": [3.0],
+                "comparator": [0.25], "content": [3.5], "numerical_constraint": [2.5], "unit": [-1.5]}
+    total_abs = sum(abs(s) for s in words.scores)
+    for category, members in expected.items():
+        row = table.loc[category]
+        assert row["score"] == pytest.approx(sum(members))
+        assert row["mean"] == pytest.approx(sum(members) / len(members))
+        assert row["n_units"] == len(members)
+        assert row["share"] == pytest.approx(sum(abs(s) for s in members) / total_abs)
+    per_unit = {c: sum(abs(s) for s in m) / len(m) / total_abs for c, m in expected.items()}
+    share_per_unit = per_unit["function"] / sum(per_unit.values())
+    assert table.loc["function", "share_per_unit"] == pytest.approx(share_per_unit)
+    absent = table.loc["rule_identifier"]
+    assert absent["n_units"] == 0 and absent["score"] == 0 and np.isnan(absent["mean"])
+    assert table["share"].sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unknown level 'sentence'"):
+        attr.aggregate("sentence")
+
+
+def test_the_attribution_renders_itself_with_the_report_palette():
+    from matplotlib.figure import Figure
+
+    from clauselens.attribute.render import PALETTE, Shading
+
+    units, scores = stair_tokens()
+    matrix = [scores, [2 * s for s in scores]]
+    attr = Attribution(cell_id="m/fft/s0", clause_id="K:9", clause_text=STAIR, units=units, scores=scores,
+                       method="loo", target="logprob", perturbation="delete", matrix=matrix,
+                       output_tokens=["a", "b"])
+    out = attr.to_html()
+    assert out == attribution_html(attr) == attr._repr_html_()
+    assert out.count('class="cl-unit"') == len(units)
+    shading = Shading(4.0)
+    assert shading.style(4.0) in out and shading.style(-2.0) in out  # the largest |score| is the scale
+    assert PALETTE == "RdBu_r" and shading.colours(4.0)[0] != shading.colours(-4.0)[0]
+    assert isinstance(attr.plot(), Figure) and isinstance(attr.plot("scores"), Figure)
+    assert Attribution.from_json(attr.to_json()) == attr  # rendering does not touch the record

@@ -9,11 +9,11 @@ import pytest
 
 from clauselens.analyse.control import control_exploratory
 from clauselens.analyse.quality import plateau_rows, step_drafts
-from clauselens.analyse.wording import format_params
 from clauselens.config import AnalysisConfig, ScoringConfig
+from clauselens.labels import format_params
 from clauselens.records import TestResult
 from clauselens.score import summarise
-from clauselens.score.plateau import human_params, size_steps
+from clauselens.score.plateau import size_steps
 from clauselens.score.summary import bootstrap_ci
 
 SIZES = [("m-1M", 1_000_000), ("m-4M", 4_000_000), ("m-16M", 16_000_000), ("m-64M", 64_000_000)]
@@ -121,5 +121,5 @@ def test_plateau_with_seeds_uses_runs_and_skips_single_sizes() -> None:
     assert size_steps(one_size.assign(size="1M"), True, 0.02) == []
 
 
-def test_human_params() -> None:
-    assert [human_params(p) for p in (950, 1_600_000, 7_241_000_000)] == ["950", "1.6M", "7.24B"]
+def test_one_parameter_label() -> None:
+    assert [format_params(p) for p in (950, 1_600_000, 7_241_000_000)] == ["0.95K", "1.6M", "7.2B"]

@@ -10,9 +10,28 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from clauselens.registry import METHODS, METRICS, PERTURBATIONS, TARGETS, UNITS
+
+# A name picked from a registry (`clauselens.registry`): validated against its keys, so the config accepts
+# exactly what the stages can run.
+MethodName = Annotated[str, AfterValidator(METHODS.check)]
+TargetName = Annotated[str, AfterValidator(TARGETS.check)]
+UnitName = Annotated[str, AfterValidator(UNITS.check)]
+PerturbationName = Annotated[str, AfterValidator(PERTURBATIONS.check)]
+MetricName = Annotated[str, AfterValidator(METRICS.check)]
+DEFAULT_METRICS = METRICS.names()  # every built-in metric (a plugin's must be asked for)
 
 
 class ConfigError(ValueError):
@@ -121,9 +140,7 @@ class GenerationConfig(Section):
 
 class ScoringConfig(Section):
     embedder: str = "builtin:all-minilm-l6-v2"  # or any sentence-transformers model path / id
-    metrics: list[str] = Field(default_factory=lambda: [
-        "semantic_similarity", "token_f1", "token_f3", "levenshtein", "bleu", "syntax_valid",
-        "tree_edit_distance", "verdict_accuracy", "constraint_match"])
+    metrics: list[MetricName] = Field(default_factory=lambda: list(DEFAULT_METRICS))
     bootstrap: int = Field(1000, ge=100)
     alpha: float = Field(0.05, gt=0, lt=1)
     sandbox_timeout_s: float = Field(5.0, gt=0)
@@ -131,17 +148,17 @@ class ScoringConfig(Section):
 
 
 class AttributionConfig(Section):
-    unit: Literal["token", "word", "span"] = "word"
-    perturbation: Literal["delete", "mask", "substitute"] = "delete"
+    unit: UnitName = "word"  # clauselens.registry.UNITS
+    perturbation: PerturbationName = "delete"  # clauselens.registry.PERTURBATIONS
     mask_string: str | None = None  # baseline string for "mask"; default: the tokenizer's unk/pad
-    method: Literal["loo", "window", "shapley", "surrogate", "hierarchy"] = "loo"
+    method: MethodName = "loo"  # clauselens.registry.METHODS
     window: int = Field(3, gt=0)
     shapley_samples: int = Field(64, gt=0)
     surrogate_budget: float = Field(2.0, gt=0)  # evaluations, as a multiple of leave-one-out's n + 1
     surrogate_fit: Literal["kernel_shap", "lasso"] = "kernel_shap"
     surrogate_interactions: int = Field(0, ge=0)  # top units whose pairs get interaction terms
     hierarchical_mass: float = Field(0.1, ge=0, le=1)  # share of |score| a unit needs to be refined
-    target: Literal["logprob", "similarity", "verdict"] = "logprob"
+    target: TargetName = "logprob"  # clauselens.registry.TARGETS
     max_clauses: int | None = Field(None, gt=0)
     batch_size: int = Field(16, gt=0)
     faithfulness: bool = True

@@ -91,7 +91,8 @@ class Unit(BaseModel):
 
 
 class Attribution(BaseModel):
-    """One (cell, clause) attribution result: saved, loaded, aggregated and rendered as a unit."""
+    """One (cell, clause) attribution result: saved (`to_json` / `from_json`, the `attributions` payload),
+    aggregated (`aggregate("word" | "span" | "category")`) and rendered (`to_html()`, `plot()`) as a unit."""
 
     cell_id: str
     clause_id: str
@@ -111,6 +112,34 @@ class Attribution(BaseModel):
     @classmethod
     def from_json(cls, text: str) -> Attribution:
         return cls.model_validate_json(text)
+
+    # Aggregation and rendering live in clauselens.attribute (aggregate.py, render.py), imported on use
+    # so this module stays light; the stored payload is `to_json()` and nothing else.
+    def aggregate(self, level: str, *, tokenizer: Any = None,
+                  lexicons: dict[str, list[str]] | None = None) -> Any:
+        """The attribution on `"word"`, `"span"` or `"token"` units (an `Attribution`, sums kept), or per
+        `"category"` (a pandas DataFrame: score, mean, share, share_per_unit, n_units); see
+        `clauselens.attribute.aggregate`."""
+        from clauselens.attribute.aggregate import aggregate
+
+        return aggregate(self, level, tokenizer=tokenizer, lexicons=lexicons)
+
+    def to_html(self, *, scale: Any = None) -> str:
+        """The clause text with each unit shaded by its score (`clauselens.attribute.render`); `scale`: a
+        number or a shared `Shading`, to put several attributions on the same colours."""
+        from clauselens.attribute.render import attribution_html
+
+        return attribution_html(self, scale=scale)
+
+    def _repr_html_(self) -> str:  # a notebook shows the shaded clause
+        return self.to_html()
+
+    def plot(self, kind: str = "auto", **kw: Any) -> Any:
+        """A matplotlib Figure: the output-token x unit matrix (`"matrix"`, logprob target) or one bar per
+        unit (`"scores"`); `"auto"` picks the matrix where there is one."""
+        from clauselens.attribute.render import plot
+
+        return plot(self, kind, **kw)  # type: ignore[arg-type]
 
 
 class TestResult(BaseModel):

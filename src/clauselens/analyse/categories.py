@@ -43,6 +43,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from clauselens.analyse.entities import building_entity_lexicon
+from clauselens.lexicon import (
+    AMBIGUOUS_UNITS,
+    ATTACHED_UNITS,
+    CATEGORY_COMPARATORS,
+    CATEGORY_UNITS,
+    NUMBER_COMPARATORS,
+)
 from clauselens.records import Attribution, Unit
 
 CATEGORIES: tuple[str, ...] = (
@@ -78,8 +85,7 @@ IDENTIFIER_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)*$")
-_UNIT_SUFFIX = (r"mm|cm|km|m|m2|m²|m3|m³|kg|kn|n|kw|w|l|ls|l/s|s|sec|min|mins|h|hr|hrs|%|°|°c|db|pa|kpa|"
-                r"lux|k|mpa")
+_UNIT_SUFFIX = "|".join(ATTACHED_UNITS)
 _NUMBER_WITH_UNIT = re.compile(rf"^\d+(?:[.,]\d+)*(?:{_UNIT_SUFFIX})$", re.IGNORECASE)
 _RATIO = re.compile(r"^\d+(?:\.\d+)?:\d+(?:\.\d+)?$")
 _DOTTED_TWICE = re.compile(r"^\d+\.\d+\.\d+")
@@ -88,22 +94,8 @@ NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty "
     "sixty hundred thousand half quarter twice".split())
 RANGE_CONNECTORS = frozenset({"to", "and", "or", "-", "–", "x", "×", "by"})
-UNIT_WORDS = frozenset(
-    "mm cm km m2 m² m3 m³ kg kn kw kpa mpa db lux % ° °c millimetre millimetres millimeter millimeters metre "
-    "metres meter meters centimetre centimetres kilometre kilometres kilogram kilograms kilonewton "
-    "kilonewtons newton newtons kilowatt kilowatts watt watts litre litres liter liters minute minutes "
-    "hour hours degrees decibel decibels pascal pascals percent w/m2k w/m²k l/s m/s kg/m2 kg/m² kn/m2 "
-    "kn/m² ach".split())
-AMBIGUOUS_UNITS = frozenset("m s l n w h k pa min mins hr hrs sec second seconds degree".split())
-COMPARATOR_PHRASES = (
-    "not less than", "not more than", "no less than", "no more than", "not greater than", "not exceeding",
-    "not to exceed", "not exceed", "not below", "not above", "less than", "more than", "greater than",
-    "fewer than", "lower than", "higher than", "smaller than", "larger than", "wider than",
-    "narrower than", "at least", "at most", "a minimum of", "a maximum of", "minimum", "maximum", "min",
-    "max", "exceed", "exceeds", "exceeded", "exceeding", "or more", "or less", "or greater", "or fewer",
-    "or above", "or below", "up to", "equal to", "equals", "≤", "≥", "<", ">", "=", "±", "+/-",
-)
-NUMBER_COMPARATORS = frozenset({"between", "within", "above", "below", "over", "under"})
+UNIT_WORDS = CATEGORY_UNITS
+COMPARATOR_PHRASES = CATEGORY_COMPARATORS
 CONDITION_PHRASES = (
     "only if", "even if", "if", "where", "wherever", "when", "whenever", "unless", "except", "excepting",
     "exception", "exceptions", "excluding", "exempt", "provided that", "providing that", "otherwise", "only",

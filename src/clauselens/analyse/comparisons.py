@@ -36,15 +36,14 @@ from clauselens.analyse.power import (
     signed_rank_min_p,
 )
 from clauselens.analyse.results import Draft, correct, finish, note
+from clauselens.labels import strategy_rank
 from clauselens.records import Attribution, TestResult
 
-STRATEGY_ORDER = ("base", "fft", "lora", "qlora")
 MIN_N = 3  # fewer clauses than this and a test is recorded as "not enough data"
 
 
 def ordered_strategies(names: Sequence[str]) -> list[str]:
-    rank = {s: i for i, s in enumerate(STRATEGY_ORDER)}
-    return sorted(set(names), key=lambda s: (rank.get(s, len(rank)), s))
+    return sorted(set(names), key=lambda s: (strategy_rank(s), s))
 
 
 def stable_seed(*parts: object) -> int:

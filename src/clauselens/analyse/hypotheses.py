@@ -35,8 +35,9 @@ from clauselens.analyse.nonparametric import (
 )
 from clauselens.analyse.power import page_min_p, signed_rank_min_p
 from clauselens.analyse.results import Draft, note
-from clauselens.analyse.wording import format_params, metric_label, strategy_label
+from clauselens.analyse.wording import metric_label, strategy_label
 from clauselens.config import AnalysisConfig
+from clauselens.labels import format_params
 from clauselens.score.plateau import pooled_moments, t_interval
 
 QUESTIONS = {

@@ -16,8 +16,9 @@ from collections import defaultdict
 import pandas as pd
 
 from clauselens.analyse.results import Draft, verdict
-from clauselens.analyse.wording import format_params, metric_label, strategy_label
+from clauselens.analyse.wording import metric_label, strategy_label
 from clauselens.config import AnalysisConfig
+from clauselens.labels import format_params
 from clauselens.records import TestResult
 from clauselens.score.metrics import METRICS
 from clauselens.score.plateau import above_floor, size_steps

@@ -31,8 +31,9 @@ from clauselens.analyse.measures import category_shares, focus_metrics
 from clauselens.analyse.quality import plateau_rows, step_drafts
 from clauselens.analyse.results import Draft, finish
 from clauselens.analyse.trends import trend_drafts
-from clauselens.analyse.wording import format_params, strategy_label
+from clauselens.analyse.wording import strategy_label
 from clauselens.config import ExperimentConfig
+from clauselens.labels import format_params
 from clauselens.records import Attribution, TestResult
 from clauselens.score.metrics import METRICS
 from clauselens.store import Store

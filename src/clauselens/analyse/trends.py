@@ -27,7 +27,7 @@ from clauselens.analyse.nonparametric import (
 )
 from clauselens.analyse.power import jonckheere_min_p, page_min_p
 from clauselens.analyse.results import Draft, correct, finish, note
-from clauselens.analyse.wording import format_params
+from clauselens.labels import format_params
 from clauselens.records import TestResult
 
 

@@ -23,20 +23,6 @@ EFFECT_SYMBOLS = {
 }
 
 
-def format_params(params: float) -> str:
-    """A parameter count as a short scale label: 494_000_000 -> "0.49B", 1_500_000 -> "1.5M", 124e6 -> "124M".
-
-    A unit is used from 0.45 of it up, so that a "0.5B" model reads as 0.49B rather than 494M."""
-    if not params or params <= 0 or not math.isfinite(params):
-        return "?"
-    for threshold, suffix in ((4.5e8, "B"), (4.5e5, "M"), (4.5e2, "K")):
-        if params >= threshold:
-            value = params / {"B": 1e9, "M": 1e6, "K": 1e3}[suffix]
-            text = f"{value:.2g}" if value < 10 else f"{value:.0f}"
-            return text + suffix
-    return str(int(params))
-
-
 def strategy_label(name: str) -> str:
     return STRATEGY_LABELS.get(name, name)
 

@@ -8,13 +8,19 @@ of the result; `options["unaligned_score"]` records how much was left out.
 
 Moving from coarse to fine units (spans to words) spreads a span's score over its words by character
 share: that is a display convenience, not new evidence.
+
+`aggregate` is what `Attribution.aggregate` runs: words, spans, tokens, or categories (the analyse
+stage's categoriser and `category_shares`, so the numbers are the ones it stores).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping, Sequence
 
-from clauselens.attribute.units import span_units, unit_kind, word_units
+import numpy as np
+import pandas as pd
+
+from clauselens.attribute.units import make_units, span_units, unit_kind, word_units
 from clauselens.records import Attribution, Unit
 
 
@@ -55,3 +61,35 @@ def to_words(attr: Attribution) -> Attribution:
 def to_spans(attr: Attribution) -> Attribution:
     """The attribution on the clause's semantic spans (and the words outside them)."""
     return realign(attr, span_units(attr.clause_text))
+
+
+def by_category(attr: Attribution, lexicons: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """One row per category (`clauselens.analyse.categories`, every category listed even when absent),
+    indexed by category: `score` (sum of the units' scores), `mean` (per unit; NaN without units), and the
+    analyse stage's `share` (of |attribution|), `share_per_unit` and `n_units` (`category_shares`)."""
+    from clauselens.analyse.categories import categoriser_for
+    from clauselens.analyse.measures import category_shares
+
+    categoriser = categoriser_for(lexicons)
+    categories = categoriser.categorise(attr)
+    rows = category_shares(attr, categories, categoriser.categories)
+    table = pd.DataFrame(rows).set_index("category")[["share", "share_per_unit", "n_units"]]
+    scores = pd.Series(np.asarray(attr.scores, dtype=float)).groupby(pd.Series(categories)).sum()
+    table.insert(0, "score", scores.reindex(table.index, fill_value=0.0))
+    table.insert(1, "mean", table["score"] / table["n_units"].where(table["n_units"] > 0))
+    return table
+
+
+LEVELS = ("token", "word", "span", "category")
+
+
+def aggregate(attr: Attribution, level: str, *, tokenizer: object | None = None,
+              lexicons: Mapping[str, Sequence[str]] | None = None) -> Attribution | pd.DataFrame:
+    """`attr` on coarser (or other) units: `"word"` / `"span"` (/ `"token"`, with the model's tokenizer)
+    give an `Attribution` realigned by character overlap (sums kept); `"category"` gives the per-category
+    table of `by_category`."""
+    if level == "category":
+        return by_category(attr, lexicons)
+    if level not in LEVELS:
+        raise ValueError(f"aggregate: unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+    return realign(attr, make_units(attr.clause_text, level, tokenizer))

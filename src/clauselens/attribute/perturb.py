@@ -24,22 +24,13 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from clauselens.attribute.units import NUMBER, span_units
+from clauselens.lexicon import COMPARATOR_OPPOSITES, OTHER_UNIT
 from clauselens.records import Unit
+from clauselens.registry import PERTURBATIONS
 
 FALLBACK_MASK = "___"
-PERTURBATIONS = ("delete", "mask", "substitute")
 
-_OPPOSITE_COMPARATOR = {
-    "not less than": "not more than", "not more than": "not less than", "not greater than": "not less than",
-    "not fewer than": "not more than", "not exceeding": "not less than", "not exceed": "exceed",
-    "no less than": "no more than", "no more than": "no less than", "no greater than": "no less than",
-    "no fewer than": "no more than", "at least": "at most", "at most": "at least",
-    "a minimum of": "a maximum of", "a maximum of": "a minimum of", "minimum of": "maximum of",
-    "maximum of": "minimum of", "minimum": "maximum", "maximum": "minimum", "less than": "more than",
-    "more than": "less than", "greater than": "less than", "fewer than": "more than",
-    "exceeding": "not exceeding", "exceeds": "does not exceed", "exceed": "not exceed", "up to": "at least",
-    "or more": "or less", "or less": "or more", "or greater": "or less",
-}
+_OPPOSITE_COMPARATOR = COMPARATOR_OPPOSITES
 _OPPOSITE_WORD = {
     "less": "more", "more": "less", "least": "most", "most": "least", "minimum": "maximum",
     "maximum": "minimum", "greater": "less", "fewer": "more", "exceed": "undercut", "exceeds": "undercuts",
@@ -49,16 +40,7 @@ _NEGATED_CONDITION = {
     "where": "unless", "if": "unless", "unless": "if", "except": "including", "provided that": "unless",
     "other than": "including",
 }
-_OTHER_UNIT = {
-    "mm": "m", "m": "mm", "cm": "mm", "km": "m", "metres": "millimetres", "metre": "millimetre",
-    "millimetres": "metres", "millimetre": "metre", "meters": "millimeters", "meter": "millimeter",
-    "m²": "mm²", "m2": "mm2", "mm²": "m²", "mm2": "m2", "m³": "litres", "m3": "litres", "litres": "m³",
-    "seconds": "minutes", "second": "minute", "minutes": "hours", "minute": "hour", "mins": "hours",
-    "hours": "minutes", "hour": "minute", "hrs": "mins", "days": "hours", "years": "months",
-    "kN": "N", "kPa": "Pa", "Pa": "kPa", "kg": "g", "kW": "W", "W": "kW", "kWh": "Wh", "%": "per mille",
-    "storeys": "metres", "storey": "metre", "dB": "lux", "lux": "dB", "°C": "K", "degrees": "per cent",
-    "per cent": "degrees", "percent": "degrees", "l/s": "m³/h", "m³/h": "l/s", "m3/h": "l/s",
-}
+_OTHER_UNIT = OTHER_UNIT
 _OTHER_REFERENCE = {
     "diagram": "table", "table": "diagram", "figure": "table", "paragraph": "section",
     "paragraphs": "sections", "section": "paragraph", "para": "section", "paras": "sections",
@@ -157,16 +139,20 @@ def _context_types(text: str, units: Sequence[Unit]) -> list[str | None]:
     return types
 
 
-def replacement_strings(
-    text: str, units: Sequence[Unit], kind: str, rng: np.random.Generator, mask: str
+@PERTURBATIONS.register("delete")
+def _deleted(text: str, units: Sequence[Unit], rng: np.random.Generator, mask: str) -> tuple[list[str], int]:
+    return [""] * len(units), 0
+
+
+@PERTURBATIONS.register("mask")
+def _masked(text: str, units: Sequence[Unit], rng: np.random.Generator, mask: str) -> tuple[list[str], int]:
+    return [mask] * len(units), 0
+
+
+@PERTURBATIONS.register("substitute")
+def _substituted(
+    text: str, units: Sequence[Unit], rng: np.random.Generator, mask: str
 ) -> tuple[list[str], int]:
-    """Each unit's absent form, and how many substitutions fell back to the mask string."""
-    if kind == "delete":
-        return [""] * len(units), 0
-    if kind == "mask":
-        return [mask] * len(units), 0
-    if kind != "substitute":
-        raise ValueError(f"attribution.perturbation: expected one of {PERTURBATIONS}; got {kind!r}")
     out: list[str] = []
     fallbacks = 0
     for unit, span_type in zip(units, _context_types(text, units), strict=True):
@@ -179,6 +165,14 @@ def replacement_strings(
             new = mask
         out.append(new)
     return out, fallbacks
+
+
+def replacement_strings(
+    text: str, units: Sequence[Unit], kind: str, rng: np.random.Generator, mask: str
+) -> tuple[list[str], int]:
+    """Each unit's absent form under the perturbation registered as `kind`
+    (`clauselens.registry.PERTURBATIONS`), and how many substitutions fell back to the mask string."""
+    return PERTURBATIONS[kind](text, units, rng, mask)
 
 
 def _deleted_end(text: str, end: int) -> int:

@@ -1,12 +1,12 @@
-"""The attribution methods by name: `attribution.method` in the config picks one of `METHODS`.
+"""The attribution methods by name: `attribution.method` in the config picks one of `METHODS`
+(`clauselens.registry.METHODS`; the names are declared there, the implementations registered here).
 
 Every method sees the same `Problem` (the units, a value function of unit coalitions, the config and a
-seeded generator) and returns a `MethodResult`, so adding a method is adding one entry here.
+seeded generator) and returns a `MethodResult`, so adding a method is registering one function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +22,7 @@ from clauselens.attribute.methods import (
 from clauselens.attribute.surrogate import surrogate
 from clauselens.config import AttributionConfig
 from clauselens.records import Unit
+from clauselens.registry import METHODS
 
 
 @dataclass
@@ -43,19 +44,32 @@ def surrogate_evaluations(n: int, multiple: float) -> int:
     return max(2, round(multiple * (n + 1)))
 
 
-METHODS: dict[str, Callable[[Problem], MethodResult]] = {
-    "loo": lambda p: leave_one_out(p.n, p.value),
-    "window": lambda p: sliding_window(p.n, p.cfg.window, p.value),
-    "shapley": lambda p: shapley_sampling(p.n, p.cfg.shapley_samples, p.rng, p.value),
-    "surrogate": lambda p: surrogate(p.n, p.value, budget=surrogate_evaluations(p.n, p.cfg.surrogate_budget),
-                                     fit=p.cfg.surrogate_fit, interactions=p.cfg.surrogate_interactions,
-                                     rng=p.rng),
-    "hierarchy": lambda p: hierarchical(p.text, p.units, p.value, mass=p.cfg.hierarchical_mass,
-                                        tokenizer=p.tokenizer),
-}
+@METHODS.register("loo")
+def _loo(p: Problem) -> MethodResult:
+    return leave_one_out(p.n, p.value)
+
+
+@METHODS.register("window")
+def _window(p: Problem) -> MethodResult:
+    return sliding_window(p.n, p.cfg.window, p.value)
+
+
+@METHODS.register("shapley")
+def _shapley(p: Problem) -> MethodResult:
+    return shapley_sampling(p.n, p.cfg.shapley_samples, p.rng, p.value)
+
+
+@METHODS.register("surrogate")
+def _surrogate(p: Problem) -> MethodResult:
+    return surrogate(p.n, p.value, budget=surrogate_evaluations(p.n, p.cfg.surrogate_budget),
+                     fit=p.cfg.surrogate_fit, interactions=p.cfg.surrogate_interactions, rng=p.rng)
+
+
+@METHODS.register("hierarchy")
+def _hierarchy(p: Problem) -> MethodResult:
+    return hierarchical(p.text, p.units, p.value, mass=p.cfg.hierarchical_mass, tokenizer=p.tokenizer)
 
 
 def run_method(name: str, problem: Problem) -> MethodResult:
-    if name not in METHODS:
-        raise ValueError(f"attribution.method: expected one of {', '.join(METHODS)}; got {name!r}")
+    """Run the method registered as `name` (`clauselens.registry.METHODS`); unknown names are refused."""
     return METHODS[name](problem)

@@ -25,11 +25,11 @@ import torch
 from clauselens.attribute.evalcache import DiskShelf, EvalCache, input_key
 from clauselens.attribute.logprob import TeacherForcedScorer
 from clauselens.prompt import PromptParts
+from clauselens.registry import TARGETS
 
 GenerateFn = Callable[[list[str]], list[str]]
 SimilarityFn = Callable[[list[str], list[str]], list[float]]
 VerdictFn = Callable[[list[str]], list[tuple]]
-TARGETS = ("logprob", "similarity", "verdict")
 
 
 class Target:
@@ -162,6 +162,33 @@ class VerdictTarget(GenerationTarget):
         return np.asarray([verdict_agreement(self.reference, v) for v in verdicts]).reshape(-1, 1)
 
 
+@TARGETS.register("logprob")
+def _logprob_target(*, model: torch.nn.Module, tokenizer: object, batch_size: int, common: dict[str, Any],
+                    **_: Any) -> Target:
+    scorer = TeacherForcedScorer(model, tokenizer, common["parts"], common["target_text"], batch_size)
+    return LogprobTarget(scorer, **common)
+
+
+@TARGETS.register("similarity")
+def _similarity_target(*, batch_size: int, common: dict[str, Any], generate_fn: GenerateFn | None,
+                       similarity_fn: SimilarityFn | None, **_: Any) -> Target:
+    if generate_fn is None:
+        raise ValueError("attribution.target = 'similarity' regenerates outputs: pass generate_fn")
+    if similarity_fn is None:
+        raise ValueError("attribution.target = 'similarity' needs similarity_fn")
+    return SimilarityTarget(similarity_fn, generate_fn=generate_fn, batch_size=batch_size, **common)
+
+
+@TARGETS.register("verdict")
+def _verdict_target(*, batch_size: int, common: dict[str, Any], generate_fn: GenerateFn | None,
+                    verdict_fn: VerdictFn | None, **_: Any) -> Target:
+    if generate_fn is None:
+        raise ValueError("attribution.target = 'verdict' regenerates outputs: pass generate_fn")
+    if verdict_fn is None:
+        raise ValueError("attribution.target = 'verdict' needs verdict_fn")
+    return VerdictTarget(verdict_fn, generate_fn=generate_fn, batch_size=batch_size, **common)
+
+
 def build_target(
     name: str,
     *,
@@ -177,19 +204,8 @@ def build_target(
     generate_fn: GenerateFn | None = None,
     verdict_fn: VerdictFn | None = None,
 ) -> Target:
-    """The configured target, with a clear error when a function it needs was not passed."""
+    """The target registered as `name` (`clauselens.registry.TARGETS`), with a clear error when a
+    function it needs was not passed."""
     common = dict(parts=parts, target_text=target_text, fingerprint=fingerprint, cache=cache, shelf=shelf)
-    if name == "logprob":
-        scorer = TeacherForcedScorer(model, tokenizer, parts, target_text, batch_size)
-        return LogprobTarget(scorer, **common)
-    if name not in TARGETS:
-        raise ValueError(f"attribution.target: expected one of {TARGETS}; got {name!r}")
-    if generate_fn is None:
-        raise ValueError(f"attribution.target = {name!r} regenerates outputs: pass generate_fn")
-    if name == "similarity":
-        if similarity_fn is None:
-            raise ValueError("attribution.target = 'similarity' needs similarity_fn")
-        return SimilarityTarget(similarity_fn, generate_fn=generate_fn, batch_size=batch_size, **common)
-    if verdict_fn is None:
-        raise ValueError("attribution.target = 'verdict' needs verdict_fn")
-    return VerdictTarget(verdict_fn, generate_fn=generate_fn, batch_size=batch_size, **common)
+    return TARGETS[name](model=model, tokenizer=tokenizer, batch_size=batch_size, common=common,
+                         similarity_fn=similarity_fn, generate_fn=generate_fn, verdict_fn=verdict_fn)

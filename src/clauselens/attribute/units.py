@@ -16,22 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from clauselens.lexicon import SPAN_COMPARATORS, SPAN_UNITS
 from clauselens.records import Unit
+from clauselens.registry import UNITS
 
 # A word: letters/digits with internal punctuation kept ("2.0", "5395-2", "self-closing", "W/m2K").
 WORD_RE = re.compile(r"[\w%°²³](?:[\w.,/'’&+·%°²³-]*[\w%°²³])?")
 
 NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
-_UNITS = [
-    "millimetres", "millimetre", "millimeters", "millimeter", "centimetres", "centimetre", "metres", "metre",
-    "meters", "meter", "kilometres", "mm²", "mm2", "m²", "m2", "m³", "m3", "mm", "cm", "km", "m",
-    "kN/m²", "kN/m2", "kN", "kPa", "Pa", "N/mm²", "N/mm2", "kg/m²", "kg/m2", "kg/m³", "kg/m3", "kg", "tonnes",
-    "W/m²K", "W/m2K", "W/(m²·K)", "W/(m2·K)", "W/mK", "kWh", "kW", "W", "l/s", "litres", "litre", "m³/h",
-    "m3/h", "ach", "dB", "lux", "lx", "°C", "°", "degrees", "per cent", "percent", "%", "seconds", "second",
-    "minutes", "minute", "mins", "hours", "hour", "hrs", "days", "years", "year", "storeys", "storey",
-    "persons", "people", "risers", "steps", "mph",
-]
-UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+UNIT_RE = "|".join(re.escape(u) for u in sorted(SPAN_UNITS, key=len, reverse=True))
 NUMBER_UNIT_RE = re.compile(
     rf"(?<![\w.]){NUMBER}(?:\s?(?:{UNIT_RE})(?![\w²³])|\s?:\s?\d+\b|\s+in\s+\d+\b)"
 )
@@ -50,13 +43,7 @@ IDENTIFIER_RES = [
     re.compile(r"\b(?:BS|EN|ISO|IEC|PAS|DD)(?:\s+(?:EN|ISO|IEC))*\s+\d+(?:[-:.]\d+)*(?:\+A\d+(?::\d{4})?)?"),
 ]
 
-COMPARATORS = [
-    "not less than", "not more than", "not greater than", "not fewer than", "not exceeding", "not exceed",
-    "no less than", "no more than", "no greater than", "no fewer than", "at least", "at most", "a minimum of",
-    "a maximum of", "minimum of", "maximum of", "minimum", "maximum", "less than", "more than",
-    "greater than", "fewer than", "exceeding", "exceeds", "exceed", "up to", "or more", "or less",
-    "or greater",
-]
+COMPARATORS = SPAN_COMPARATORS
 COMPARATOR_RE = re.compile(
     r"\b(?i:" + "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in COMPARATORS) + r")\b"
 )
@@ -149,15 +136,14 @@ def unit_kind(units: list[Unit]) -> str:
     return "span" if "span" in kinds else "token" if "token" in kinds else "word"
 
 
+UNITS.register("token", lambda text, tokenizer=None: token_units(text, tokenizer))
+UNITS.register("word", lambda text, tokenizer=None: word_units(text))
+UNITS.register("span", lambda text, tokenizer=None: span_units(text))
+
+
 def make_units(text: str, kind: str, tokenizer: object | None = None) -> list[Unit]:
-    """Units of the configured kind (`AttributionConfig.unit`)."""
-    if kind == "word":
-        return word_units(text)
-    if kind == "span":
-        return span_units(text)
-    if kind == "token":
-        return token_units(text, tokenizer)
-    raise ValueError(f"attribution.unit: expected token, word or span; got {kind!r}")
+    """Units of the configured kind (`AttributionConfig.unit`, `clauselens.registry.UNITS`)."""
+    return UNITS[kind](text, tokenizer)
 
 
 def check_offsets(text: str, units: list[Unit]) -> None:

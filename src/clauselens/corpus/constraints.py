@@ -12,34 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# unit as written -> (canonical unit, factor to it)
-UNITS: dict[str, tuple[str, float]] = {
-    "mm": ("mm", 1),
-    "millimetres": ("mm", 1),
-    "m": ("mm", 1000),
-    "metre": ("mm", 1000),
-    "metres": ("mm", 1000),
-    "m2": ("m2", 1),
-    "mm2": ("m2", 1e-6),
-    "m3": ("m3", 1),
-    "litres": ("l", 1),
-    "l/s": ("l_s", 1),
-    "minutes": ("min", 1),
-    "mins": ("min", 1),
-    "degrees": ("deg", 1),
-    "kW": ("kw", 1),
-    "dB": ("db", 1),
-    "N": ("n_force", 1),
-    "W/m2K": ("w_m2k", 1),
-    "W/(m2K)": ("w_m2k", 1),
-    "W/m2.K": ("w_m2k", 1),
-    "persons": ("count", 1),
-    "people": ("count", 1),
-    "risers": ("count", 1),
-    "storeys": ("count", 1),
-    "steps": ("count", 1),
-    "exits": ("count", 1),
-}
+from clauselens.lexicon import CANONICAL_UNITS, LOWER_BOUND_PATTERNS, UPPER_BOUND_PATTERNS
+
+UNITS = CANONICAL_UNITS  # unit as written -> (canonical unit, factor to it)
 _UNIT = "|".join(sorted((re.escape(u) for u in UNITS), key=len, reverse=True))
 _NUM = r"\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?"
 
@@ -52,11 +27,8 @@ def _v(i: int) -> str:
 _NP = (
     r"(?:[a-z][a-z/()]*[ ,]+){0,7}?"  # a short noun phrase: "clear headroom ", "stair width between walls, "
 )
-MIN_WORDS = r"(?:at least|not less than|no less than|not be less than|minimum(?: of)?|a minimum of)"
-MAX_WORDS = (
-    r"(?:not more than|no more than|not be more than|no greater than|not greater than|not exceeding|"
-    r"not exceed|maximum(?: of)?|a maximum of)"
-)
+MIN_WORDS = "(?:" + "|".join(LOWER_BOUND_PATTERNS) + ")"
+MAX_WORDS = "(?:" + "|".join(UPPER_BOUND_PATTERNS) + ")"
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("range", re.compile(rf"\bbetween {_v(1)} and {_v(2)}")),

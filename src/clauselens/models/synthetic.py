@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from clauselens.corpus.rulecode import Check, render_rule
+from clauselens.lexicon import LOWER_BOUND_PHRASES, PROPERTY_UNITS, UPPER_BOUND_PHRASES
 from clauselens.prompt import render_prompt
 from clauselens.records import Clause, RulePair
 from clauselens.rules.vocabulary import PROPERTIES
@@ -36,14 +37,9 @@ STDLIB_MODULES = (
 )
 STDLIB_MAX_CHARS = 400_000
 
-# property suffix -> (canonical unit of `Check`, how the unit is written in a clause)
-SUFFIX_UNITS: dict[str, tuple[str, str]] = {
-    "_mm": ("mm", "mm"), "_m2": ("m2", "m2"), "_deg": ("deg", " degrees"), "_min": ("min", " minutes"),
-    "_l_s": ("l_s", " l/s"), "_kw": ("kw", " kW"), "_db": ("db", " dB"), "_l": ("l", " litres"),
-    "_pct": ("pct", "%"), "_n": ("count", ""), "u_value": ("w_m2k", " W/m2K"),
-}
-MIN_PHRASES = ("at least {v}", "not less than {v}", "a minimum of {v}", "no less than {v}")
-MAX_PHRASES = ("not more than {v}", "no more than {v}", "a maximum of {v}", "not exceeding {v}")
+SUFFIX_UNITS = PROPERTY_UNITS  # property suffix -> (canonical unit of `Check`, how a clause writes it)
+MIN_PHRASES = tuple(f"{p} {{v}}" for p in LOWER_BOUND_PHRASES)
+MAX_PHRASES = tuple(f"{p} {{v}}" for p in UPPER_BOUND_PHRASES)
 TEMPLATES = (
     "The {noun} of {a_kind} should be {phrase}.",
     "{Kinds} should have a {noun} of {phrase}.",

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from clauselens.labels import strategy_rank
 from clauselens.report.figures import RC, strategy_style
-from clauselens.report.run_data import strategy_rank
 
 
 def _means(values: pd.DataFrame) -> pd.DataFrame:

@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from clauselens.analyse.hypotheses import QUESTIONS, size_metric
-from clauselens.analyse.wording import comparison_phrase, format_params, metric_label, strategy_label
+from clauselens.analyse.wording import comparison_phrase, metric_label, strategy_label
 from clauselens.config import ExperimentConfig
+from clauselens.labels import format_params
 from clauselens.report.answer_figures import lines_figure
 from clauselens.report.figures import FigureWriter
 from clauselens.report.html import Section, Trace, esc, is_missing, not_run, num

@@ -8,17 +8,15 @@ Hovering (or focusing, on a phone: tapping) a unit shows its score and category 
 from __future__ import annotations
 
 import hashlib
-import math
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.colors import Normalize, to_hex, to_rgb
 from pydantic import ValidationError
 
+from clauselens.attribute.render import Shading, shaded_text
 from clauselens.config import AttributionConfig, ExperimentConfig
-from clauselens.records import Attribution
-from clauselens.report.figures import DIVERGING, FigureWriter, matrix_figure
+from clauselens.records import Attribution, Unit
+from clauselens.report.figures import RC, FigureWriter
 from clauselens.report.html import Section, Trace, esc, num, text
 from clauselens.report.html import not_run as not_run_note
 from clauselens.report.run_data import CELL_COLUMNS, RunData
@@ -69,53 +67,31 @@ def choose_clauses(
     return chosen, missing
 
 
-class Shading:
-    """Maps a score to a background and a readable text colour on a symmetric diverging scale."""
-
-    def __init__(self, vmax: float):
-        self.vmax = vmax if vmax > 0 and math.isfinite(vmax) else 1.0
-        self.cmap = matplotlib.colormaps[DIVERGING]
-        self.norm = Normalize(-self.vmax, self.vmax)
-
-    def style(self, score: float) -> str:
-        if not math.isfinite(score):
-            return "background:#e0e0e0;color:#000"
-        rgb = to_rgb(self.cmap(self.norm(score)))
-        lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
-        return f"background:{to_hex(rgb)};color:{'#fff' if lum < 0.45 else '#000'}"
-
-    def legend(self, trace: Trace) -> str:
-        stops = ", ".join(to_hex(self.cmap(x)) for x in np.linspace(0, 1, 11))
-        return (
-            f'<div class="legend" role="img" aria-label="colour scale from minus to plus the largest '
-            f'absolute score"><span>−{num(self.vmax, trace)}</span>'
-            f'<span class="bar" style="background:linear-gradient(to right, {stops})"></span>'
-            f'<span>+{num(self.vmax, trace)}</span><span class="note">blue: the unit lowers the target; '
-            "red: raises it; hover or tap a word for its score and category</span></div>"
-        )
+def legend(shading: Shading, trace: Trace) -> str:
+    """The colour scale of one clause's maps, from -vmax to +vmax."""
+    return (
+        f'<div class="legend" role="img" aria-label="colour scale from minus to plus the largest '
+        f'absolute score"><span>−{num(shading.vmax, trace)}</span>'
+        f'<span class="bar" style="background:linear-gradient(to right, {", ".join(shading.stops())})">'
+        "</span>"
+        f'<span>+{num(shading.vmax, trace)}</span><span class="note">blue: the unit lowers the target; '
+        "red: raises it; hover or tap a word for its score and category</span></div>"
+    )
 
 
 def clause_html(attr: Attribution, shading: Shading, key: dict) -> str:
-    """The clause text with each unit wrapped in a shaded, hoverable span (gaps kept as plain text)."""
-    textv, out, pos = attr.clause_text, [], 0
-    order = sorted(range(len(attr.units)), key=lambda i: attr.units[i].start)
-    for i in order:
-        u = attr.units[i]
-        start, end = max(u.start, pos), min(u.end, len(textv))
-        if start >= end:
-            continue  # overlapping or empty unit: its text is already shown
-        score = float(attr.scores[i])
+    """The clause text with each unit a shaded, hoverable, traceable span (`attribute.render.shaded_text`)."""
+
+    def unit_html(i: int, u: Unit, score: float, shown: str, style: str) -> str:
         tip = f"{score:.3g} · {u.category or u.span_type or 'uncategorised'}"
-        out.append(esc(textv[pos:start]))
-        out.append(
-            f'<span class="u n" tabindex="0" style="{shading.style(score)}" data-tip="{esc(tip)}" '
-            f'aria-label="{esc(textv[start:end])}: {esc(tip)}"'
+        return (
+            f'<span class="u n" tabindex="0" style="{style}" data-tip="{esc(tip)}" '
+            f'aria-label="{esc(shown)}: {esc(tip)}"'
             f'{Trace("attributions", key, "payload.scores", index=i).attrs()} data-value="{score!r}">'
-            f"{esc(textv[start:end])}</span>"
+            f"{esc(shown)}</span>"
         )
-        pos = end
-    out.append(esc(textv[pos:]))
-    return "".join(out)
+
+    return shaded_text(attr, shading, unit_html)
 
 
 def _parse(payload: str) -> Attribution | str:
@@ -186,14 +162,7 @@ class AttributionMaps:
 
     def clause_block(self, clause_id: str) -> str:
         parsed = {cell: _parse(p) for (cell, cid), p in self.rows.items() if cid == clause_id}
-        scores = [
-            abs(s)
-            for a in parsed.values()
-            if isinstance(a, Attribution)
-            for s in a.scores
-            if math.isfinite(s)
-        ]
-        shading = Shading(max(scores, default=0.0))
+        shading = Shading.for_scores(*(a.scores for a in parsed.values() if isinstance(a, Attribution)))
         legend_trace = Trace(
             "attributions", {"clause_id": clause_id, **self.variant}, "payload.scores", "absmax"
         )
@@ -227,7 +196,7 @@ class AttributionMaps:
             )
         return (
             f'<article class="clause" data-clause="{esc(clause_id)}"><h3>{title}</h3>'
-            f'<p class="note">{where}</p>{shading.legend(legend_trace)}'
+            f'<p class="note">{where}</p>{legend(shading, legend_trace)}'
             f'<div class="mapgrid" style="--ncols:{len(models)}">{"".join(head + body)}</div>{ref}</article>'
         )
 
@@ -240,7 +209,7 @@ class AttributionMaps:
                 payload = self.rows.get((cell_id, clause_id))
                 attr = _parse(payload) if payload is not None else None
                 if isinstance(attr, Attribution) and attr.matrix and attr.matrix[0]:
-                    fig = matrix_figure(attr)
+                    fig = attr.plot("matrix", rc=RC)
                     return self.figures.embed(
                         fig,
                         "attribution_matrix",

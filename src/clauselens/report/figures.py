@@ -1,8 +1,8 @@
 """The report's figures (matplotlib, object API, no pyplot state), saved as PNG and SVG and embedded.
 
 Colours: Okabe-Ito for lines (safe for the common colour-vision deficiencies), each strategy also has
-its own marker and line style so the figures read in grey scale; attribution uses the ColorBrewer
-diverging map RdBu (reversed: red = the unit raises the target, blue = lowers it).
+its own marker and line style so the figures read in grey scale; attribution is drawn by its own
+renderer (`clauselens.attribute.render`, one palette for the report and a notebook).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from clauselens.records import Attribution
+from clauselens.labels import format_params, strategy_rank
 from clauselens.report.html import esc
-from clauselens.report.run_data import size_label, strategy_rank
 from clauselens.store import atomic_write
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#000000", "#F0E442")
@@ -33,7 +32,6 @@ STRATEGY_STYLE = {
     "qlora": ("#009E73", "^", "-."),
 }
 OTHER_STYLE = ("#CC79A7", "v", "-")
-DIVERGING = "RdBu_r"
 RC = {
     "svg.fonttype": "none",
     "svg.hashsalt": "clauselens",
@@ -138,7 +136,7 @@ def quality_figure(summary: pd.DataFrame, metrics: Sequence[str], marks: Sequenc
             ax.set_title(metric)
             ax.set_xlabel("parameters (log scale)")
             ticks = sorted(m["params"].unique())
-            ax.set_xticks(ticks, [size_label(t) for t in ticks], minor=False)
+            ax.set_xticks(ticks, [format_params(t) for t in ticks], minor=False)
             ax.minorticks_off()
         handles, labels = axes[0].get_legend_handles_labels() if axes else ([], [])
         fig.legend(handles, labels, loc="outside lower center", ncols=max(1, len(labels)), fontsize=8)
@@ -189,7 +187,7 @@ def category_figure(shares: pd.DataFrame) -> Figure:
                 )
             ax.set_xscale("log")
             ticks = sorted(s["params"].unique())
-            ax.set_xticks(ticks, [size_label(t) for t in ticks])
+            ax.set_xticks(ticks, [format_params(t) for t in ticks])
             ax.minorticks_off()
             ax.set_title(strategy)
             ax.set_xlabel("parameters (log scale)")
@@ -227,7 +225,7 @@ def focus_figure(focus: pd.DataFrame, metrics: Sequence[str]) -> Figure:
                         medianprops={"color": "#000"},
                         flierprops={"markersize": 3},
                     )
-            ax.set_xticks(range(len(sizes)), [size_label(p) for p in sizes])
+            ax.set_xticks(range(len(sizes)), [format_params(p) for p in sizes])
             ax.set_title(metric)
             ax.set_xlabel("model size")
         handles = [Patch(facecolor=strategy_style(s)[0], alpha=0.55, label=s) for s in strategies]
@@ -278,29 +276,9 @@ def faithfulness_figure(curves: Sequence[Curve]) -> Figure:
                         linestyle=(0, (4, 3)),
                         label="random order",
                     )
-                ax.set_title(f"{kind} · {size_label(p)}", fontsize=9)
+                ax.set_title(f"{kind} · {format_params(p)}", fontsize=9)
                 ax.set_xlabel("fraction of units perturbed")
             axes[r][0].set_ylabel("target")
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8)
-    return fig
-
-
-def matrix_figure(attr: Attribution, max_rows: int = 40, max_cols: int = 60) -> Figure:
-    """Output token x input unit attribution (the first max_rows x max_cols), symmetric colour scale."""
-    m = np.asarray(attr.matrix, dtype=float)[:max_rows, :max_cols]
-    vmax = float(np.nanmax(np.abs(m))) or 1.0
-    units = [u.text for u in attr.units][: m.shape[1]]
-    tokens = (attr.output_tokens or [str(i) for i in range(m.shape[0])])[: m.shape[0]]
-    with matplotlib.rc_context({**RC, "axes.grid": False}):
-        fig = Figure(
-            figsize=(min(11.0, 1.8 + 0.22 * m.shape[1]), 1.6 + 0.2 * m.shape[0]), layout="constrained"
-        )
-        ax = fig.subplots()
-        im = ax.imshow(m, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
-        ax.set_xticks(range(len(units)), units, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(tokens)), [repr(t)[1:-1].replace(" ", "␣") for t in tokens], fontsize=7)
-        ax.set_xlabel("clause unit")
-        ax.set_ylabel("output token")
-        fig.colorbar(im, ax=ax, shrink=0.8, label="attribution")
     return fig

@@ -6,8 +6,8 @@ import re
 
 import pandas as pd
 
-from clauselens.analyse.wording import format_params
 from clauselens.config import ExperimentConfig
+from clauselens.labels import format_params
 from clauselens.report.figures import FigureWriter, StepMark, quality_figure
 from clauselens.report.html import Section, Trace, esc, frame_table, is_missing, not_run, num, table
 from clauselens.report.run_data import RunData

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from clauselens.labels import format_params, strategy_rank
 from clauselens.store import Store
 
 MANIFEST = "manifest.json"
@@ -31,23 +32,7 @@ KNOWN_TABLES = (
     "tests",
     "hypotheses",
 )
-STRATEGY_ORDER = ("base", "fft", "lora", "qlora")
 CELL_COLUMNS = ("cell_id", "model", "params", "strategy", "seed")
-
-
-def size_label(params: Any) -> str:
-    """A parameter count as people say it: 1.2M, 7.0B."""
-    if params is None or pd.isna(params):
-        return "?"
-    p = float(params)
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if p >= div:
-            return f"{p / div:.1f}{suffix}"
-    return f"{p:.0f}"
-
-
-def strategy_rank(strategy: str) -> int:
-    return STRATEGY_ORDER.index(strategy) if strategy in STRATEGY_ORDER else len(STRATEGY_ORDER)
 
 
 @dataclass
@@ -80,7 +65,7 @@ class RunData:
         if self.not_run("cells", CELL_COLUMNS):
             return pd.DataFrame(columns=[*CELL_COLUMNS, "size", "status"])
         df = df.copy()
-        df["size"] = df["params"].map(size_label)
+        df["size"] = df["params"].map(format_params)
         if "status" not in df.columns:
             df["status"] = "done"
         df["_rank"] = df["strategy"].map(strategy_rank)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from clauselens.lexicon import PROPERTY_SUFFIXES
 from clauselens.score.value import MetricValue
 
 _NUM = r"-?\d+(?:\.\d+)?"
 _OPS = r">=|<=|==|>|<"
 _FLIP = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "=="}
-_UNIT = re.compile(r"_(mm|m2|deg|pct|min|s|n|l|l_s|kw|db)$")
+_UNIT = re.compile("_(" + "|".join(PROPERTY_SUFFIXES) + ")$")
 _BIND = re.compile(r"(\w+)\s*=\s*\w+\.get\(\s*[\"'](\w+)[\"']")
 _LEFT = re.compile(rf"(?<![\w.])([A-Za-z_]\w*)\s*({_OPS})\s*({_NUM})(?![\w.])")
 _RIGHT = re.compile(rf"(?<![\w.])({_NUM})\s*({_OPS})\s*([A-Za-z_]\w*)(?![\w.(])")

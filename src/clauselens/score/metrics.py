@@ -1,6 +1,7 @@
 """The named metrics (`ScoringConfig.metrics`), scoring one pair, and scoring many generations.
 
-`METRICS` maps each name to its function and direction; docs/scoring.md describes each one.
+`METRICS` (`clauselens.registry.METRICS`; implementations registered here) maps each name to its
+function and direction; docs/scoring.md describes each one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rich.progress import Progress
 
 from clauselens.config import ScoringConfig
 from clauselens.records import Generation, RulePair
+from clauselens.registry import METRICS
 from clauselens.score.code_metrics import bleu, levenshtein, syntax_valid, tree_edit_distance
 from clauselens.score.constraint_match import constraint_match
 from clauselens.score.embedding import load_embedder
@@ -38,7 +40,7 @@ class Metric:
     runs_code: bool = False
 
 
-METRICS: dict[str, Metric] = {m.name: m for m in [
+for _metric in [
     Metric("semantic_similarity", True, lambda r, g, p, c: semantic_similarity(r, g, c.embedder),
            uses_embedder=True),
     Metric("token_f1", True, lambda r, g, p, c: token_f1(r, g, c.embedder), uses_embedder=True),
@@ -51,13 +53,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
            lambda r, g, p, c: verdict_accuracy(g, p.fixtures, c.sandbox_timeout_s, c.sandbox_memory_mb),
            runs_code=True),
     Metric("constraint_match", True, lambda r, g, p, c: constraint_match(r, g)),
-]}
+]:
+    METRICS.register(_metric.name, _metric)
 
 
 def selected_metrics(cfg: ScoringConfig) -> list[Metric]:
     """The metrics `cfg` names, in order; an unknown name is a config error."""
     unknown = [m for m in cfg.metrics if m not in METRICS]
-    if unknown:
+    if unknown:  # the config refuses them too; a config built with model_construct skips that
         raise ValueError(f"scoring.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
     return [METRICS[m] for m in dict.fromkeys(cfg.metrics)]
 

@@ -135,11 +135,3 @@ def above_floor(level: float, floor: float | None, margin: float, higher_is_bett
         return True
     signed_floor = floor if higher_is_better else -floor
     return level - signed_floor > margin
-
-
-def human_params(params: int) -> str:
-    """1_600_000 -> '1.6M', 7_240_000_000 -> '7.2B'."""
-    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if params >= size:
-            return f"{params / size:.3g}{suffix}"
-    return str(params)
