@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,16 +36,8 @@ from clauselens.config import AnalysisConfig, ExperimentConfig, ModelConfig, Sco
 from clauselens.records import Attribution, Unit
 from clauselens.store import Store
 
-CLAUSES = [
-    "Provide all means of escape routes with a minimum clear headroom of 2m, except in doorways.",
-    "If stairs have more than 36 risers in consecutive flights, make a minimum of one change of direction.",
-    "The clear width of the door shall be not less than 800 mm where the corridor is 900 to 1200 mm.",
-    "Guarding should be provided in accordance with Approved Document K and paragraph 1.12.",
-    "The gradient should not exceed 1:12 and the going should be at least 280mm (see Table 2.1).",
-    "1.24 A door may swing across a landing at the bottom of a flight, but only as shown in Diagram 1.8.",
-    "Handrails should be between 900 mm and 1000 mm above the pitch line unless BS 5395 applies.",
-    "Landings should be level and at least 1200 mm long where a ramp exceeds 10 m in length.",
-]
+CLAUSES_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "analysis_clauses.txt"
+CLAUSES = CLAUSES_FILE.read_text().splitlines()  # the clause texts of tests/test_analyse.py
 SIZES = (("m-small", 1_500_000), ("m-mid", 6_000_000), ("m-large", 25_000_000))
 STRATEGIES = ("fft", "lora", "qlora")
 QUALITY = ("semantic_similarity", "token_f1", "levenshtein")

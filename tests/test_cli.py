@@ -89,3 +89,28 @@ def test_failed_cell_is_named_and_exits_3(tmp_path, monkeypatch):
     assert "1 cell(s) failed" in out and "m/lora/s0" in out, out
     assert "out of memory in the adapter" in out
     assert "m/fft/s0:" not in out  # the cell that trained is not listed
+
+
+def test_stage_run_out_of_order_is_one_line_and_exit_2(tmp_path):
+    """A ValueError a user causes inside a stage (analyse before attribute) reads as one line."""
+    (tmp_path / "c.toml").write_text(MINIMAL)
+    proc = _cli("analyse", "c.toml", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip() and "INFO" not in ln]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "run the attribute stage first" in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_tiny_study_console_is_clean(tmp_path):
+    """The whole tiny study prints its own progress only: no Trainer log dicts, no FutureWarnings, no
+    bitsandbytes kernel notice."""
+    tiny = Path(__file__).parent / "data" / "tiny_study.toml"
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("clauselens")), "run", str(tiny), "-o", str(tmp_path / "tiny")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "{'loss':" not in out and "FutureWarning" not in out and "kernels-community" not in out, out
+    assert "train cells" in out and "report:" in out

@@ -256,3 +256,20 @@ def test_make_executor_follows_the_config_and_joins_an_existing_session(ray_sess
     assert isinstance(ex, RayExecutor) and ex.max_retries == 0
     ex.close()
     assert ray.is_initialized()  # the session it joined is not its to stop
+
+
+def test_a_task_in_this_process_shows_its_steps_under_the_bar() -> None:
+    """A training cell's line (steps, loss) joins the running map's bar and leaves it when done."""
+    from clauselens.executor import progress
+
+    with progress.task_progress("cells", 1) as advance:
+        bar = progress._LIVE[-1]
+        with progress.step_progress("tiny/fft/s0", total=4) as update:
+            update(completed=2, detail="loss 4.900")
+            (line,) = [t for t in bar.tasks if "tiny/fft/s0" in t.description]
+            assert line.completed == 2 and line.fields["detail"] == "loss 4.900"
+        assert [t.description for t in bar.tasks] == ["cells"]
+        advance(TaskOutcome(key="a", ok=True))
+    assert progress._LIVE == []
+    with progress.step_progress("alone", total=1) as update:  # no bar running: a transient one
+        update(advance=1)

@@ -135,6 +135,9 @@ def leak(expr: str) -> str:
 OS_ = f"g = {ESCAPE}\n"
 SYS_ = OS_ + "sys = g['sys']\n"
 # (name, code, acceptable statuses)
+# what a refused operation or import ends as
+REFUSED = {"forbidden_operation"}
+REFUSED_IMPORT = {"forbidden_import", "forbidden_operation"}
 HOSTILE = [
     (
         "globals route: rewrite the import guard's state, then import os",
@@ -171,7 +174,7 @@ HOSTILE = [
             "    f = f.f_back\n"
             "return [Finding('x', True, open({CANARY}).read())]"
         ),
-        {"forbidden_operation"},
+        REFUSED,
     ),
     (
         "frame walk: call the runner's helpers to forge a row",
@@ -179,16 +182,16 @@ HOSTILE = [
             SYS_ + "gl = sys._getframe(1).f_globals\n"
             "sys.audit('clauselens.emit', ('ok', '', None, [['x', True, 'forged']]))"
         ),
-        {"forbidden_operation"},
+        REFUSED,
     ),
-    ("frame walk: f_code of a caller", rule(SYS_ + "c = sys._getframe(1).f_code"), {"forbidden_operation"}),
+    ("frame walk: f_code of a caller", rule(SYS_ + "c = sys._getframe(1).f_code"), REFUSED),
     (
         "traceback walk: tb_frame",
         rule("try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    f = e.__traceback__.tb_frame"),
-        {"forbidden_operation"},
+        REFUSED,
     ),
-    ("generator frame: gi_frame", rule("g = (i for i in [1])\nf = g.gi_frame"), {"forbidden_operation"}),
-    ("sys._current_frames", rule(SYS_ + "sys._current_frames()"), {"forbidden_operation"}),
+    ("generator frame: gi_frame", rule("g = (i for i in [1])\nf = g.gi_frame"), REFUSED),
+    ("sys._current_frames", rule(SYS_ + "sys._current_frames()"), REFUSED),
     (
         "object.__subclasses__: look for the hook's functions",
         rule(
@@ -204,52 +207,32 @@ HOSTILE = [
     (
         "gc.get_objects",
         rule(SYS_ + "gc = sys.modules.get('gc') or __import__.args[0][3]('gc')\ngc.get_objects()"),
-        {"forbidden_operation", "forbidden_import"},
+        REFUSED_IMPORT,
     ),
     (
         "gc.get_referrers",
         rule(SYS_ + "import_ = __import__.args[0][3]\nimport_('gc').get_referrers(sys)"),
-        {"forbidden_operation", "forbidden_import"},
+        REFUSED_IMPORT,
     ),
     ("import ctypes", rule("import ctypes"), {"forbidden_import"}),
     ("ctypes through the real import", rule("__import__.args[0][3]('ctypes')"), {"forbidden_import"}),
     ("import cffi", rule("import cffi"), {"forbidden_import"}),
-    ("/proc/self/mem", rule(OS_ + "fd = g['open']('/proc/self/mem', 0)"), {"forbidden_operation"}),
-    ("/proc/self/environ", leak("open('/proc/self/environ').read()"), {"forbidden_operation"}),
-    (
-        "parent's environ and fds",
-        rule(OS_ + "p = g['getppid']()\ng['listdir'](f'/proc/{p}/fd')"),
-        {"forbidden_operation"},
-    ),
-    ("read a file outside", leak("open({CANARY}).read()"), {"forbidden_operation"}),
-    (
-        "read through os.open",
-        leak(f"(lambda g: g['read'](g['open']({{CANARY}}, 0), 99))({ESCAPE})"),
-        {"forbidden_operation"},
-    ),
-    (
-        "read through io.FileIO",
-        rule(SYS_ + "sys.modules['io'].FileIO({CANARY}).read()"),
-        {"forbidden_operation"},
-    ),
-    ("write a file outside", rule("open({MARKER}, 'w').write('x')"), {"forbidden_operation"}),
-    (
-        "write through os.open",
-        rule(OS_ + "g['write'](g['open']({MARKER}, 577), b'x')"),
-        {"forbidden_operation"},
-    ),
-    (
-        "write into the run's output folder",
-        rule(OS_ + "g['write'](g['open']({OUT}, 577), b'x')"),
-        {"forbidden_operation"},
-    ),
-    ("symlink to the canary", rule(OS_ + "g['symlink']({CANARY}, {MARKER})"), {"forbidden_operation"}),
-    ("chmod the canary", rule(OS_ + "g['chmod']({CANARY}, 0o777)"), {"forbidden_operation"}),
-    ("remove the canary", rule(OS_ + "g['remove']({CANARY})"), {"forbidden_operation"}),
+    ("/proc/self/mem", rule(OS_ + "fd = g['open']('/proc/self/mem', 0)"), REFUSED),
+    ("/proc/self/environ", leak("open('/proc/self/environ').read()"), REFUSED),
+    ("parent's environ and fds", rule(OS_ + "p = g['getppid']()\ng['listdir'](f'/proc/{p}/fd')"), REFUSED),
+    ("read a file outside", leak("open({CANARY}).read()"), REFUSED),
+    ("read through os.open", leak(f"(lambda g: g['read'](g['open']({{CANARY}}, 0), 99))({ESCAPE})"), REFUSED),
+    ("read through io.FileIO", rule(SYS_ + "sys.modules['io'].FileIO({CANARY}).read()"), REFUSED),
+    ("write a file outside", rule("open({MARKER}, 'w').write('x')"), REFUSED),
+    ("write through os.open", rule(OS_ + "g['write'](g['open']({MARKER}, 577), b'x')"), REFUSED),
+    ("write into the run's output folder", rule(OS_ + "g['write'](g['open']({OUT}, 577), b'x')"), REFUSED),
+    ("symlink to the canary", rule(OS_ + "g['symlink']({CANARY}, {MARKER})"), REFUSED),
+    ("chmod the canary", rule(OS_ + "g['chmod']({CANARY}, 0o777)"), REFUSED),
+    ("remove the canary", rule(OS_ + "g['remove']({CANARY})"), REFUSED),
     (
         "TCP connect to the host",
         rule(SYS_ + "s = __import__.args[0][3]('socket').create_connection(('127.0.0.1', {TCP}))"),
-        {"forbidden_import", "forbidden_operation"},
+        REFUSED_IMPORT,
     ),
     (
         "UDP to the host",
@@ -258,58 +241,42 @@ HOSTILE = [
             + "sock = __import__.args[0][3]('_socket')\ns = sock.socket(2, 2)\n"
             + "s.sendto(b'x', ('127.0.0.1', {UDP}))"
         ),
-        {"forbidden_import", "forbidden_operation"},
+        REFUSED_IMPORT,
     ),
     (
         "Unix socket to the host",
         rule(SYS_ + "sock = __import__.args[0][3]('_socket')\ns = sock.socket(1, 1)\ns.connect({UNIX})"),
-        {"forbidden_import", "forbidden_operation"},
+        REFUSED_IMPORT,
     ),
-    ("fork bomb", rule(OS_ + "while True:\n    g['fork']()"), {"forbidden_operation"}),
+    ("fork bomb", rule(OS_ + "while True:\n    g['fork']()"), REFUSED),
     (
         "children outliving the rule",
         rule(OS_ + "if g['fork']() == 0:\n    g['execv']('/bin/sleep', ['sleep', '60'])"),
-        {"forbidden_operation"},
+        REFUSED,
     ),
-    ("kill the sacrificial process", rule(OS_ + "g['kill']({VICTIM}, 9)"), {"forbidden_operation"}),
-    ("signal the sacrificial process", rule(OS_ + "g['kill']({VICTIM}, 23)"), {"forbidden_operation"}),
-    ("signal the driver", rule(OS_ + "g['kill']({DRIVER}, 23)"), {"forbidden_operation"}),
-    ("kill the parent", rule(OS_ + "g['kill'](g['getppid'](), 9)"), {"forbidden_operation"}),
-    ("kill its own process group", rule(OS_ + "g['killpg'](0, 9)"), {"forbidden_operation"}),
+    ("kill the sacrificial process", rule(OS_ + "g['kill']({VICTIM}, 9)"), REFUSED),
+    ("signal the sacrificial process", rule(OS_ + "g['kill']({VICTIM}, 23)"), REFUSED),
+    ("signal the driver", rule(OS_ + "g['kill']({DRIVER}, 23)"), REFUSED),
+    ("kill the parent", rule(OS_ + "g['kill'](g['getppid'](), 9)"), REFUSED),
+    ("kill its own process group", rule(OS_ + "g['killpg'](0, 9)"), REFUSED),
     (
         "setrlimit raise",
         rule(SYS_ + "r = __import__.args[0][3]('resource')\nr.setrlimit(r.RLIMIT_AS, (-1, -1))"),
-        {"forbidden_import", "forbidden_operation"},
+        REFUSED_IMPORT,
     ),
-    (
-        "os.execv",
-        rule(OS_ + "g['execv']('/bin/sh', ['sh', '-c', 'touch ' + {MARKER}])"),
-        {"forbidden_operation"},
-    ),
-    ("os.system", rule(OS_ + "g['system']('touch ' + {MARKER})"), {"forbidden_operation"}),
-    (
-        "posix_spawn",
-        rule(OS_ + "g['posix_spawn']('/bin/touch', ['touch', {MARKER}], {})"),
-        {"forbidden_operation"},
-    ),
-    ("sys.addaudithook", rule(SYS_ + "sys.addaudithook(lambda *a: None)"), {"forbidden_operation"}),
-    ("sys.settrace", rule(SYS_ + "sys.settrace(lambda *a: None)"), {"forbidden_operation"}),
+    ("os.execv", rule(OS_ + "g['execv']('/bin/sh', ['sh', '-c', 'touch ' + {MARKER}])"), REFUSED),
+    ("os.system", rule(OS_ + "g['system']('touch ' + {MARKER})"), REFUSED),
+    ("posix_spawn", rule(OS_ + "g['posix_spawn']('/bin/touch', ['touch', {MARKER}], {})"), REFUSED),
+    ("sys.addaudithook", rule(SYS_ + "sys.addaudithook(lambda *a: None)"), REFUSED),
+    ("sys.settrace", rule(SYS_ + "sys.settrace(lambda *a: None)"), REFUSED),
     (
         "code object surgery",
         rule("def f():\n    pass\nf.__code__ = f.__code__.replace(co_name='g')"),
-        {"forbidden_operation"},
+        REFUSED,
     ),
-    (
-        "function from a code object",
-        rule("t = type(lambda: 0)\nf = t((lambda: 0).__code__, {})"),
-        {"forbidden_operation"},
-    ),
-    ("marshal.loads", rule(SYS_ + "sys.modules['marshal'].loads(b'')"), {"forbidden_operation"}),
-    (
-        "mmap",
-        rule(SYS_ + "__import__.args[0][3]('mmap').mmap(-1, 10)"),
-        {"forbidden_import", "forbidden_operation"},
-    ),
+    ("function from a code object", rule("t = type(lambda: 0)\nf = t((lambda: 0).__code__, {})"), REFUSED),
+    ("marshal.loads", rule(SYS_ + "sys.modules['marshal'].loads(b'')"), REFUSED),
+    ("mmap", rule(SYS_ + "__import__.args[0][3]('mmap').mmap(-1, 10)"), REFUSED_IMPORT),
     (
         "forge the verdict on stdout and fd 3",
         rule(
@@ -319,17 +286,17 @@ HOSTILE = [
         ),
         {"exception"},
     ),
-    ("forge the building counter", rule(SYS_ + "sys.audit('clauselens.building')"), {"forbidden_operation"}),
+    ("forge the building counter", rule(SYS_ + "sys.audit('clauselens.building')"), REFUSED),
     (
         "catch the refusal and carry on",
         rule("try:\n    open({CANARY})\nexcept BaseException:\n    pass\nreturn [Finding('x', True)]"),
-        {"forbidden_operation"},
+        REFUSED,
     ),
     (
         "exception whose __str__ escapes",
         "class E(Exception):\n    def __str__(self):\n        return open({CANARY}).read()\n\n"
         "def check_rule(model):\n    raise E()\n",
-        {"forbidden_operation"},
+        REFUSED,
     ),
 ]
 

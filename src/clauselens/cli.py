@@ -44,6 +44,11 @@ AllowOpt = Annotated[
     typer.Option("--allow-config-change", help="Resume an output folder although its config hash differs."),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="On an error, show its full traceback instead of one line.")
+]
+# errors a user causes (a bad config value, a missing file, a stage run out of order): one line, exit 2
+USER_ERRORS = (ConfigError, ValueError, FileNotFoundError)
 
 
 def _parse_set(items: list[str] | None) -> dict[str, object]:
@@ -68,7 +73,19 @@ def _config(path: Path, output_dir: Path | None, sets: list[str] | None) -> Expe
     return load_config(path, overrides)
 
 
+def _user_error(exc: Exception) -> typer.Exit:
+    """Print `error: <message>` on one line; the exit (code 2) to raise."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_CONFIG)
+
+
 def _setup_logging(verbose: bool) -> None:
+    from clauselens.quiet import VERBOSE_ENV, quiet_third_party
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # worker processes inherit it
+    quiet_third_party()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -77,32 +94,31 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("httpx", "urllib3", "filelock", "ray"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # weight-loading bars of transformers / the hub would bury the study's own progress
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # weight-loading bars of transformers would bury the study's own progress
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    if not verbose:
-        logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # "optional CPU kernel not found" noise
 
 
 def _run(
     config: Path,
-    stages: tuple[str, ...],
+    stages: tuple[str, ...] | None,
     output_dir: Path | None,
     sets: list[str] | None,
     allow: bool,
     verbose: bool,
+    debug: bool = False,
 ) -> None:
-    from clauselens.run import run_stages
+    from clauselens.run import STAGES, run_stages
 
     _setup_logging(verbose)
     try:
         cfg = _config(config, output_dir, sets)
-        outcome = run_stages(cfg, stages, allow_config_change=allow)
-    except ConfigError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_CONFIG) from None
+        outcome = run_stages(cfg, STAGES if stages is None else stages, allow_config_change=allow)
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        raise _user_error(exc) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished work is saved; run the same command again to resume.")
         raise typer.Exit(130) from None
@@ -121,41 +137,34 @@ def _run(
         raise typer.Exit(EXIT_FAILED_CELLS)
 
 
-@app.command()
-def run(
-    config: ConfigArg,
-    output_dir: OutOpt = None,
-    set_: SetOpt = None,
-    allow_config_change: AllowOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
-    """Run the whole study: corpus, models, train, generate, score, attribute, analyse, compare, report.
+def _stage_command(name: str, stages: tuple[str, ...] | None, doc: str) -> None:
+    """Register `clauselens <name>`: the study's `stages` (None: all of them) on a config."""
 
-    Resumes an interrupted run in the same output folder without redoing finished cells or clauses.
-    Prints the path of the HTML report at the end.
-    """
-    from clauselens.run import STAGES
-
-    _run(config, STAGES, output_dir, set_, allow_config_change, verbose)
-
-
-def _stage_command(name: str, needs: tuple[str, ...], doc: str) -> None:
     def command(
         config: ConfigArg,
         output_dir: OutOpt = None,
         set_: SetOpt = None,
         allow_config_change: AllowOpt = False,
         verbose: VerboseOpt = False,
+        debug: DebugOpt = False,
     ) -> None:
-        _run(config, (*needs, name), output_dir, set_, allow_config_change, verbose)
+        _run(config, stages, output_dir, set_, allow_config_change, verbose, debug)
 
     command.__doc__ = doc
     app.command(name=name)(command)
 
 
 _stage_command(
+    "run",
+    None,
+    """Run the whole study: corpus, models, train, generate, score, attribute, analyse, compare, report.
+
+Resumes an interrupted run in the same output folder without redoing finished cells or clauses.
+Prints the path of the HTML report at the end.""",
+)
+_stage_command(
     "train",
-    ("corpus", "models"),
+    ("corpus", "models", "train"),
     """Fine-tune every (model, strategy, seed) cell: FFT, LoRA, QLoRA.
 
 Builtin ladder models are pretrained (and cached) first. Finished cells are skipped; a killed cell
@@ -163,39 +172,39 @@ resumes from its last checkpoint.""",
 )
 _stage_command(
     "generate",
-    ("corpus",),
+    ("corpus", "generate"),
     """Generate a rule for every test clause with every trained cell.
 
 Greedy by default (generation.do_sample for seeded sampling); raw and cleaned outputs go to the store.""",
 )
 _stage_command(
     "score",
-    ("corpus",),
+    ("corpus", "score"),
     """Score generated rules against the references (similarity, edit
 distances, syntax, sandboxed execution verdicts) with bootstrap CIs; the plateau tests are the
 analyse stage's.""",
 )
 _stage_command(
     "attribute",
-    ("corpus",),
+    ("corpus", "attribute"),
     """Perturbation attribution of every test clause for every cell.
 
 Unit, perturbation, method and target come from the [attribution] section; done clauses are skipped.""",
 )
 _stage_command(
     "analyse",
-    (),
+    ("analyse",),
     """Token categories, focus metrics and the statistical tests between
 strategies and sizes (every test stored with its plain-language sentence).""",
 )
 _stage_command(
     "compare",
-    (),
+    ("compare",),
     """Comparisons across cells on a few clauses: adapter deltas against the base
 model, the quantisation split of QLoRA, category ablation with a random control, robustness of the
 explanations, and whether attribution predicts a correct verdict.""",
 )
-_stage_command("report", (), """Write the self-contained HTML report, figures and CSV/Parquet tables.""")
+_stage_command("report", ("report",), "Write the self-contained HTML report, figures and CSV/Parquet tables.")
 
 
 @app.command()
@@ -206,8 +215,7 @@ def status(config: ConfigArg, output_dir: OutOpt = None, set_: SetOpt = None) ->
     try:
         cfg = _config(config, output_dir, set_)
     except ConfigError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_CONFIG) from None
+        raise _user_error(exc) from None
     if not (Path(cfg.output_dir) / "store.duckdb").exists():
         console.print(f"{cfg.output_dir}: nothing run yet")
         return
@@ -244,8 +252,7 @@ def show_config(config: ConfigArg, set_: SetOpt = None) -> None:
     try:
         cfg = _config(config, None, set_)
     except ConfigError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_CONFIG) from None
+        raise _user_error(exc) from None
     print(json.dumps(cfg.model_dump(mode="json"), indent=2))
 
 

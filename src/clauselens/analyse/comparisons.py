@@ -14,6 +14,7 @@ import itertools
 import math
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,29 @@ def ordered_strategies(names: Sequence[str]) -> list[str]:
 def stable_seed(*parts: object) -> int:
     """A seed fixed by the test's identity, so reruns (and reorderings) give identical p-values."""
     return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+@dataclass(frozen=True)
+class _Pairwise:
+    """One test run on every pair of strategies, and the notes for what it cannot test."""
+
+    family: str
+    test: str
+    metric: str
+    what: str  # "category profiles": what the test compares
+    where: str
+
+    def pairs(self, strategies: Sequence[str]) -> tuple[list[tuple[str, str]], list[Draft]]:
+        """The ordered pairs to test, or none and a note when there are fewer than two strategies."""
+        names = ordered_strategies(strategies)
+        if len(names) < 2:
+            return [], [note(self.family, self.test, self.metric, names, 0,
+                             f"compare {self.what}{self.where}", "fewer than two strategies")]
+        return list(itertools.combinations(names, 2)), []
+
+    def skip(self, a: str, b: str, n: int, why: str) -> Draft:
+        return note(self.family, self.test, self.metric, [a, b], n,
+                    f"compare {self.what} of {a} and {b}{self.where}", why)
 
 
 def _require(frame: pd.DataFrame, columns: set[str], who: str) -> None:
@@ -168,27 +192,22 @@ def pattern_permutation_test(profiles: Mapping[str, pd.DataFrame], *, family: st
 def pattern_drafts(profiles: Mapping[str, pd.DataFrame], *, family: str, where: str = "",
                    n_permutations: int = 999) -> list[Draft]:
     """The uncorrected tests of `pattern_permutation_test`."""
-    names = ordered_strategies(list(profiles))
-    if len(names) < 2:
-        return [note(family, "permutation_js", "category_profile", names, 0,
-                     f"compare category profiles{where}", "fewer than two strategies")]
-    drafts = []
-    for a, b in itertools.combinations(names, 2):
+    pairwise = _Pairwise(family, "permutation_js", "category_profile", "category profiles", where)
+    pairs, drafts = pairwise.pairs(list(profiles))
+    for a, b in pairs:
         pa, pb = profiles[a].dropna(), profiles[b].dropna()
         common = pa.index.intersection(pb.index)
         if len(common) < MIN_N:
-            drafts.append(note(family, "permutation_js", "category_profile", [a, b], len(common),
-                               f"compare category profiles of {a} and {b}{where}",
-                               f"{len(common)} shared clause(s), fewer than {MIN_N}"))
+            drafts.append(pairwise.skip(a, b, len(common),
+                                        f"{len(common)} shared clause(s), fewer than {MIN_N}"))
             continue
         columns = pa.columns.union(pb.columns)
         xa = pa.reindex(index=common, columns=columns, fill_value=0.0).to_numpy()
         xb = pb.reindex(index=common, columns=columns, fill_value=0.0).to_numpy()
         dist, p, exact = profile_permutation_test(xa, xb, n_permutations, stable_seed(family, a, b))
         if not math.isfinite(p):
-            drafts.append(note(family, "permutation_js", "category_profile", [a, b], len(common),
-                               f"compare category profiles of {a} and {b}{where}",
-                               "a mean profile is undefined (no attribution in one cell)"))
+            drafts.append(pairwise.skip(a, b, len(common),
+                                        "a mean profile is undefined (no attribution in one cell)"))
             continue
         drafts.append(Draft("pattern", family, "permutation_js", "category_profile", [a, b], dist, p,
                             len(common), (family, "permutation_js"), where, "js_distance", dist,
@@ -232,21 +251,17 @@ def ranking_agreement(attributions: Mapping[str, Mapping[int, Sequence[Attributi
 def agreement_drafts(attributions: Mapping[str, Mapping[int, Sequence[Attribution]]], *, family: str,
                      where: str = "", n_boot: int = 1000) -> list[Draft]:
     """The uncorrected tests of `ranking_agreement`."""
-    names = ordered_strategies(list(attributions))
-    if len(names) < 2:
-        return [note(family, "kendall_tau", "unit_ranking", names, 0,
-                     f"compare unit rankings{where}", "fewer than two strategies")]
-    drafts = []
-    for a, b in itertools.combinations(names, 2):
+    pairwise = _Pairwise(family, "kendall_tau", "unit_ranking", "unit rankings", where)
+    pairs, drafts = pairwise.pairs(list(attributions))
+    for a, b in pairs:
         per_clause: dict[str, list[float]] = {}
         for seed in sorted(attributions[a].keys() & attributions[b].keys()):
             for clause, taus in _clause_taus(attributions[a][seed], attributions[b][seed]).items():
                 per_clause.setdefault(clause, []).extend(taus)
         taus = np.array([np.mean(v) for _, v in sorted(per_clause.items())])
         if taus.size < MIN_N:
-            drafts.append(note(family, "kendall_tau", "unit_ranking", [a, b], int(taus.size),
-                               f"compare unit rankings of {a} and {b}{where}",
-                               f"{taus.size} clause(s) with at least {MIN_N} shared units"))
+            drafts.append(pairwise.skip(a, b, int(taus.size),
+                                        f"{taus.size} clause(s) with at least {MIN_N} shared units"))
             continue
         p = 1.0 if np.all(taus == 0) else float(stats.wilcoxon(taus).pvalue)
         mean = float(taus.mean())

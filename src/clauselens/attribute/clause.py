@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ import torch
 from clauselens.attribute.evalcache import DEFAULT_CACHE, DiskShelf, EvalCache, input_key, model_fingerprint
 from clauselens.attribute.perturb import apply_perturbation, default_mask_string, replacement_strings
 from clauselens.attribute.registry import Problem, run_method
-from clauselens.attribute.targets import GenerateFn, SimilarityFn, Target, VerdictFn, build_target
+from clauselens.attribute.targets import Target, TargetFns, build_target
 from clauselens.attribute.units import check_offsets, make_units
 from clauselens.config import AttributionConfig
 from clauselens.prompt import render_prompt
@@ -80,11 +81,9 @@ def prepare(
     replacements: list[str] | None = None,
     batch_size: int = 16,
     seed: int = 0,
-    similarity_fn: SimilarityFn | None = None,
-    generate_fn: GenerateFn | None = None,
-    verdict_fn: VerdictFn | None = None,
     cache: EvalCache = DEFAULT_CACHE,
     cache_dir: Path | None = None,
+    **target_fns: Unpack[TargetFns],
 ) -> PerturbedClause:
     """Everything needed to value perturbed versions of `clause` (shared by attribution and faithfulness)."""
     if not target_text.strip():
@@ -106,8 +105,7 @@ def prepare(
     shelf = DiskShelf(cache_dir, input_key(fingerprint, target, parts.text, target_text))
     value_target = build_target(
         target, model=model, tokenizer=tokenizer, parts=parts, target_text=target_text,
-        batch_size=batch_size, fingerprint=fingerprint, cache=cache, shelf=shelf,
-        similarity_fn=similarity_fn, generate_fn=generate_fn, verdict_fn=verdict_fn,
+        batch_size=batch_size, fingerprint=fingerprint, cache=cache, shelf=shelf, **target_fns,
     )
     return PerturbedClause(parts.clause, units, replacements, perturbation, value_target, mask, fallbacks)
 
@@ -137,12 +135,10 @@ def attribute_clause(
     cfg: AttributionConfig,
     cell_id: str,
     *,
-    similarity_fn: SimilarityFn | None = None,
-    generate_fn: GenerateFn | None = None,
-    verdict_fn: VerdictFn | None = None,
     seed: int = 0,
     cache_dir: Path | None = None,
     cache: EvalCache = DEFAULT_CACHE,
+    **target_fns: Unpack[TargetFns],
 ) -> Attribution:
     """Attribute the model's output `target_text` to the units of `clause` as `cfg` says.
 
@@ -154,8 +150,7 @@ def attribute_clause(
         pc = prepare(
             model, tokenizer, clause, target_text, target=cfg.target, perturbation=cfg.perturbation,
             unit_kind=cfg.unit, mask_string=cfg.mask_string, batch_size=cfg.batch_size, seed=seed,
-            similarity_fn=similarity_fn, generate_fn=generate_fn, verdict_fn=verdict_fn,
-            cache=cache, cache_dir=cache_dir,
+            cache=cache, cache_dir=cache_dir, **target_fns,
         )
         result = run_method(cfg.method, Problem(pc.text, pc.units, pc.value, cfg, sample_rng, tokenizer))
     pc.target.shelf.flush()

@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 
 from clauselens.attribute.clause import PerturbedClause, clause_rngs, eval_mode, prepare
 from clauselens.attribute.evalcache import DEFAULT_CACHE, EvalCache
-from clauselens.attribute.targets import GenerateFn, SimilarityFn, VerdictFn
+from clauselens.attribute.targets import TargetFns
 from clauselens.config import AttributionConfig
 from clauselens.records import Attribution, Clause
 
@@ -117,12 +117,10 @@ def faithfulness_curves(
     attribution: Attribution,
     cfg: AttributionConfig,
     *,
-    similarity_fn: SimilarityFn | None = None,
-    generate_fn: GenerateFn | None = None,
-    verdict_fn: VerdictFn | None = None,
     seed: int = 0,
     cache_dir: Path | None = None,
     cache: EvalCache = DEFAULT_CACHE,
+    **target_fns: Unpack[TargetFns],
 ) -> list[dict[str, Any]]:
     """Rows of table `faithfulness` (deletion and insertion) for one attribution.
 
@@ -138,8 +136,7 @@ def faithfulness_curves(
             perturbation=attribution.perturbation, units=list(attribution.units),
             mask_string=attribution.options.get("mask_string"),
             replacements=attribution.options.get("replacements"), batch_size=cfg.batch_size, seed=seed,
-            similarity_fn=similarity_fn, generate_fn=generate_fn, verdict_fn=verdict_fn,
-            cache=cache, cache_dir=cache_dir,
+            cache=cache, cache_dir=cache_dir, **target_fns,
         )
         rows = faithfulness_rows(attribution, pc, rng)
     pc.target.shelf.flush()

@@ -17,7 +17,7 @@ stage never imports the generate or score stages. Every model evaluation goes th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -30,6 +30,16 @@ from clauselens.registry import TARGETS
 GenerateFn = Callable[[list[str]], list[str]]
 SimilarityFn = Callable[[list[str], list[str]], list[float]]
 VerdictFn = Callable[[list[str]], list[tuple]]
+
+
+class TargetFns(TypedDict, total=False):
+    """What the regenerating targets need, passed on as keywords from `attribute_clause` and
+    `faithfulness_curves` down to `build_target`: `generate_fn` for both, and `similarity_fn` or
+    `verdict_fn`."""
+
+    similarity_fn: SimilarityFn | None
+    generate_fn: GenerateFn | None
+    verdict_fn: VerdictFn | None
 
 
 class Target:
@@ -200,12 +210,15 @@ def build_target(
     fingerprint: str,
     cache: EvalCache,
     shelf: DiskShelf,
-    similarity_fn: SimilarityFn | None = None,
-    generate_fn: GenerateFn | None = None,
-    verdict_fn: VerdictFn | None = None,
+    **fns: Unpack[TargetFns],
 ) -> Target:
     """The target registered as `name` (`clauselens.registry.TARGETS`), with a clear error when a
     function it needs was not passed."""
+    unknown = sorted(set(fns) - TargetFns.__optional_keys__)
+    if unknown:
+        raise TypeError(f"build_target: unexpected keyword argument(s) {unknown}")
+    generate_fn = fns.get("generate_fn")
+    similarity_fn, verdict_fn = fns.get("similarity_fn"), fns.get("verdict_fn")
     common = dict(parts=parts, target_text=target_text, fingerprint=fingerprint, cache=cache, shelf=shelf)
     return TARGETS[name](model=model, tokenizer=tokenizer, batch_size=batch_size, common=common,
                          similarity_fn=similarity_fn, generate_fn=generate_fn, verdict_fn=verdict_fn)

@@ -35,6 +35,9 @@ _DOOR_AND_ENVELOPE = [
     at_least("door", "fire_resistance_min", "fire resistance of doors to the stair", "min", 30),
     at_least("wall", "fire_resistance_min", "fire resistance of the building envelope", "min", 30),
 ]
+_ROOF_BAND = [at_least("roof", "noncombustible_band_width_mm", "width of the band over the wall", "mm", 300)]
+_CEILING_PANEL = [at_most("slab", "panel_area_m2", "area of a flexible ceiling panel", "m2", 5)]
+_FAN_BELOW_CEILING = [at_most("fan", "distance_below_ceiling_mm", "distance below the ceiling", "mm", 400)]
 _LIFT_CONTROLS = [
     between("lift", "controls_height_mm", "height of landing and car controls", "mm", 900, 1200),
     at_least(
@@ -45,6 +48,7 @@ _OPENING_FORCE = [
     at_most("door", "opening_force_n", "opening force from 0 to 30 degrees", "n_force", 30),
     at_most("door", "opening_force_30_to_60_deg_n", "opening force from 30 to 60 degrees", "n_force", 22.5),
 ]
+_PULL_SIDE_SPACE = [at_least("door", "pull_side_space_mm", "space on the pull side", "mm", 300)]
 _REVEAL = [at_most("door", "reveal_depth_mm", "depth of the reveal on the leading side", "mm", 200)]
 
 OVERRIDES: dict[str, list[Check]] = {
@@ -64,17 +68,11 @@ OVERRIDES: dict[str, list[Check]] = {
     "B-vol1:2.17": _DOOR_AND_ENVELOPE,
     "B-vol1:3.68": _DOOR_AND_ENVELOPE,
     "B-vol2:3.32": _DOOR_AND_ENVELOPE,
-    "B-vol1:4.17a": [at_most("slab", "panel_area_m2", "area of a flexible ceiling panel", "m2", 5)],
-    "B-vol2:6.18a": [at_most("slab", "panel_area_m2", "area of a flexible ceiling panel", "m2", 5)],
-    "B-vol1:5.14": [
-        at_least("roof", "noncombustible_band_width_mm", "width of the band over the wall", "mm", 300)
-    ],
-    "B-vol1:7.17": [
-        at_least("roof", "noncombustible_band_width_mm", "width of the band over the wall", "mm", 300)
-    ],
-    "B-vol2:8.28": [
-        at_least("roof", "noncombustible_band_width_mm", "width of the band over the wall", "mm", 300)
-    ],
+    "B-vol1:4.17a": _CEILING_PANEL,
+    "B-vol2:6.18a": _CEILING_PANEL,
+    "B-vol1:5.14": _ROOF_BAND,
+    "B-vol1:7.17": _ROOF_BAND,
+    "B-vol2:8.28": _ROOF_BAND,
     "B-vol1:13.2a": [
         at_least("door", "clear_width_mm", "access door width", "mm", 750),
         at_most("building", "access_door_spacing_mm", "distance between access doors", "mm", 60000),
@@ -83,8 +81,8 @@ OVERRIDES: dict[str, list[Check]] = {
         at_least("slab", "ventilated_air_space_mm", "ventilated air space below the floor", "mm", 150)
     ],
     "C:5.13c": [at_least("wall", "residual_cavity_width_mm", "residual cavity width", "mm", 50)],
-    "F-vol1:1.20b": [at_most("fan", "distance_below_ceiling_mm", "distance below the ceiling", "mm", 400)],
-    "F-vol2:1.30a": [at_most("fan", "distance_below_ceiling_mm", "distance below the ceiling", "mm", 400)],
+    "F-vol1:1.20b": _FAN_BELOW_CEILING,
+    "F-vol2:1.30a": _FAN_BELOW_CEILING,
     "F-vol1:1.51": [at_least("fan", "overrun_min", "overrun after the room is vacated", "min", 15)],
     "F-vol2:1.31b": [at_least("fan", "overrun_min", "overrun after occupants have left", "min", 15)],
     "F-vol1:1.55": [
@@ -159,8 +157,8 @@ OVERRIDES: dict[str, list[Check]] = {
     "M-vol2:1.37d": [at_least("handrail", "extension_mm", "handrail extension beyond the flight", "mm", 300)],
     "M-vol2:2.17a": _OPENING_FORCE,
     "M-vol2:3.10a": _OPENING_FORCE,
-    "M-vol2:2.17b": [at_least("door", "pull_side_space_mm", "space on the pull side", "mm", 300)],
-    "M-vol2:3.10c": [at_least("door", "pull_side_space_mm", "space on the pull side", "mm", 300)],
+    "M-vol2:2.17b": _PULL_SIDE_SPACE,
+    "M-vol2:3.10c": _PULL_SIDE_SPACE,
     "M-vol2:3.28b": [
         between("lift", "call_button_height_mm", "landing call button height", "mm", 900, 1100),
         at_least(

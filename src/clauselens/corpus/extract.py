@@ -108,6 +108,17 @@ class _Paragraph:
     segment_lines: list[int]
 
 
+# line kinds known by their opening words alone, tried in this order; a line none of them matches is "other"
+_LINE_KINDS = (
+    ("requirement", layout.REQUIREMENT),
+    ("list", layout.LIST_ITEM),
+    ("note", layout.NOTE),
+    ("caption", layout.CAPTION),
+    ("see", layout.SEE_REFERENCE),
+    ("applicability", layout.APPLICABILITY),
+)
+
+
 def _tokens(lines: list[tuple[int, str]], headers: set[str]) -> list[tuple[int, str, str, str]]:
     """(line number, kind, text, paragraph id) for every non-empty line."""
     out: list[tuple[int, str, str, str]] = []
@@ -122,20 +133,8 @@ def _tokens(lines: list[tuple[int, str]], headers: set[str]) -> list[tuple[int, 
             and layout.is_prose(lines[i + 1][1])
         ):
             out.append((n, "bare", "", m["id"]))
-        elif layout.REQUIREMENT.match(s):
-            out.append((n, "requirement", s, ""))
-        elif layout.LIST_ITEM.match(s):
-            out.append((n, "list", s, ""))
-        elif layout.NOTE.match(s):
-            out.append((n, "note", s, ""))
-        elif layout.CAPTION.match(s):
-            out.append((n, "caption", s, ""))
-        elif layout.SEE_REFERENCE.match(s):
-            out.append((n, "see", s, ""))
-        elif layout.APPLICABILITY.match(s):
-            out.append((n, "applicability", s, ""))
         else:
-            out.append((n, "other", s, ""))
+            out.append((n, next((kind for kind, rx in _LINE_KINDS if rx.match(s)), "other"), s, ""))
     # a bare number takes the next line as its first line of text; a bare caption ("Diagram 1.7") the next
     # line as its title
     merged: list[tuple[int, str, str, str]] = []

@@ -28,6 +28,12 @@ UNIT_WORDS = {
     "count": "",
 }
 WHOLE_STEP_UNITS = {"mm", "min", "count", "n_force", "db", "deg", "l_s", "kw", "l"}
+# op -> (how a rule message states the limit, the comparison in the rule's code)
+LIMIT_TEXT = {
+    "min": ("at least {low}", "{var} >= {low}"),
+    "max": ("at most {high}", "{var} <= {high}"),
+    "range": ("between {low} and {high}", "{low} <= {var} <= {high}"),
+}
 LOOP_NAMES = {"escape_route": "route"}  # loop variable per kind, where the kind's own name is long
 
 
@@ -48,25 +54,23 @@ class Check:
     high: float | None = None
     expected: bool | None = None
 
+    def _limit(self, template: str, **names: str) -> str:
+        """`template` with the check's formatted bounds as {low} and {high}."""
+        low = _fmt(self.low) if self.low is not None else ""
+        high = _fmt(self.high) if self.high is not None else ""
+        return template.format(low=low, high=high, **names)
+
     def message(self) -> str:
+        if self.op not in LIMIT_TEXT:
+            return self.label
         unit = UNIT_WORDS.get(self.unit, self.unit)
         unit = f" {unit}" if unit else ""
-        if self.op == "min":
-            return f"{self.label} at least {_fmt(self.low)}{unit}"
-        if self.op == "max":
-            return f"{self.label} at most {_fmt(self.high)}{unit}"
-        if self.op == "range":
-            return f"{self.label} between {_fmt(self.low)} and {_fmt(self.high)}{unit}"
-        return self.label
+        return f"{self.label} {self._limit(LIMIT_TEXT[self.op][0])}{unit}"
 
     def condition(self, var: str) -> str:
-        if self.op == "min":
-            return f"{var} is not None and {var} >= {_fmt(self.low)}"
-        if self.op == "max":
-            return f"{var} is not None and {var} <= {_fmt(self.high)}"
-        if self.op == "range":
-            return f"{var} is not None and {_fmt(self.low)} <= {var} <= {_fmt(self.high)}"
-        return f"{var} is {self.expected}"
+        if self.op not in LIMIT_TEXT:
+            return f"{var} is {self.expected}"
+        return f"{var} is not None and {self._limit(LIMIT_TEXT[self.op][1], var=var)}"
 
     def inside(self) -> float | bool:
         """A value that just satisfies the check (the limit itself for limits)."""

@@ -29,8 +29,13 @@ def run_with_retries(fn: Callable[[Any], Any], item: Any, key: str, max_retries:
 
 
 def _set_threads(threads: int) -> None:
-    """Worker initializer: share the cores instead of every worker using all of them."""
+    """Worker initializer: share the cores instead of every worker using all of them, and silence the
+    model stack's console noise (filters and logger levels set in the driver do not cross a spawn)."""
     import torch
+
+    from clauselens.quiet import quiet_third_party
+
+    quiet_third_party()
 
     torch.set_num_threads(threads)
 

@@ -1,4 +1,8 @@
-"""A rich progress bar for one `map` call, counting finished and failed tasks."""
+"""A rich progress bar for one `map` call, counting finished and failed tasks.
+
+A task that runs in this process can add its own line under the bar (`step_progress`): a training cell
+shows its steps, loss and time left there instead of the Trainer printing its log dicts.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,13 @@ from rich.progress import (
 
 from clauselens.executor.task import TaskOutcome
 
+_LIVE: list[Progress] = []  # the bars of the `map` calls running in this process, innermost last
+
+
+def _columns() -> tuple:
+    return (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TimeRemainingColumn())
+
 
 @contextlib.contextmanager
 def task_progress(label: str | None, total: int) -> Iterator[Callable[[TaskOutcome], None]]:
@@ -23,15 +34,34 @@ def task_progress(label: str | None, total: int) -> Iterator[Callable[[TaskOutco
     if label is None:
         yield lambda outcome: None
         return
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns) as bar:
-        task_id = bar.add_task(label, total=total, failed=0)
+    with Progress(*_columns()) as bar:
+        task_id = bar.add_task(label, total=total, detail="0 failed")
         failed = 0
 
         def advance(outcome: TaskOutcome) -> None:
             nonlocal failed
             failed += not outcome.ok
-            bar.update(task_id, advance=1, failed=failed)
+            bar.update(task_id, advance=1, detail=f"{failed} failed")
 
-        yield advance
+        _LIVE.append(bar)
+        try:
+            yield advance
+        finally:
+            _LIVE.remove(bar)
+
+
+@contextlib.contextmanager
+def step_progress(label: str, total: int, completed: int = 0) -> Iterator[Callable[..., None]]:
+    """Yield `update(advance=..., completed=..., detail=...)` for a line of its own: under the running
+    `map` call's bar when there is one in this process, else in a transient bar; it goes when done."""
+    if _LIVE:
+        bar = _LIVE[-1]
+        task_id = bar.add_task(f"  {label}", total=total, completed=completed, detail="")
+        try:
+            yield lambda **fields: bar.update(task_id, **fields)
+        finally:
+            bar.remove_task(task_id)
+        return
+    with Progress(*_columns(), transient=True) as bar:
+        task_id = bar.add_task(label, total=total, completed=completed, detail="")
+        yield lambda **fields: bar.update(task_id, **fields)

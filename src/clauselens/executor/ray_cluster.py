@@ -34,6 +34,7 @@ from clauselens.executor.task import (
     check_keys,
     describe_exception,
 )
+from clauselens.quiet import quiet_third_party
 
 MB = 1024 * 1024
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -48,6 +49,7 @@ def run_attempt(fn: Callable[[Any], Any], item: Any, num_cpus: float) -> tuple[A
     retries it (every exception is retried) and the driver reads the last one.
     """
     limit_threads(num_cpus)
+    quiet_third_party()
     attempt = attempt_number()
     try:
         return fn(item), attempt

@@ -32,6 +32,7 @@ from filelock import FileLock
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from clauselens.config import ConfigError
+from clauselens.models.ladder import decoder_shape
 
 FAMILY_PREFIX = "family:"
 FAMILY_VERSION = 1  # bump when a spec or the build changes: part of the cache path
@@ -59,11 +60,8 @@ class FamilySpec:
         return AutoConfig.for_model(
             self.model_type,
             vocab_size=len(tokenizer),
-            hidden_size=self.hidden_size,
-            intermediate_size=self.intermediate_size,
-            num_hidden_layers=self.num_layers,
-            num_attention_heads=self.num_heads,
-            num_key_value_heads=self.num_kv_heads,
+            **decoder_shape(self.hidden_size, self.intermediate_size, self.num_layers, self.num_heads,
+                            self.num_kv_heads),
             head_dim=self.head_dim,
             max_position_embeddings=4096,
             tie_word_embeddings=True,

@@ -25,6 +25,15 @@ from transformers import LlamaConfig
 LADDER_VERSION = 2
 
 
+def decoder_shape(hidden_size: int, intermediate_size: int, num_layers: int, num_heads: int,
+                  num_kv_heads: int) -> dict[str, int]:
+    """A decoder's widths and depth as the keywords of a Hugging Face config (Llama naming, which the
+    ladder and the `family:` models share)."""
+    return {"hidden_size": hidden_size, "intermediate_size": intermediate_size,
+            "num_hidden_layers": num_layers, "num_attention_heads": num_heads,
+            "num_key_value_heads": num_kv_heads}
+
+
 @dataclass(frozen=True)
 class LadderSpec:
     """Architecture and pretraining budget of one rung of the ladder."""
@@ -51,11 +60,8 @@ class LadderSpec:
     def llama_config(self, vocab_size: int, eos_id: int, pad_id: int) -> LlamaConfig:
         return LlamaConfig(
             vocab_size=vocab_size,
-            hidden_size=self.hidden_size,
-            intermediate_size=self.intermediate_size,
-            num_hidden_layers=self.num_layers,
-            num_attention_heads=self.num_heads,
-            num_key_value_heads=self.num_heads,
+            **decoder_shape(self.hidden_size, self.intermediate_size, self.num_layers, self.num_heads,
+                            self.num_heads),
             max_position_embeddings=self.max_position_embeddings,
             tie_word_embeddings=True,
             bos_token_id=eos_id,

@@ -120,6 +120,8 @@ def pretrain_builtins(names: Sequence[str], texts: Sequence[str], cache_dir: Pat
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from clauselens.quiet import quiet_third_party
+
     missing = [n for n in dict.fromkeys(names)
                if n in LADDER and not (ladder_dir(n, texts, cache_dir) / LADDER_META).is_file()]
     if len(missing) < 2:
@@ -128,5 +130,6 @@ def pretrain_builtins(names: Sequence[str], texts: Sequence[str], cache_dir: Pat
         return
     threads = max(1, (os.cpu_count() or 1) // len(missing))
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(missing), mp_context=context) as pool:
+    # the initializer runs before the task unpickles `_pretrain_one`, whose import loads bitsandbytes
+    with ProcessPoolExecutor(len(missing), mp_context=context, initializer=quiet_third_party) as pool:
         list(pool.map(_pretrain_one, [(n, list(texts), cache_dir, threads) for n in missing]))

@@ -9,6 +9,7 @@ shown, so a reader (and `tests/test_report_answers.py`) can check each claim aga
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -74,38 +75,48 @@ def _ran(tests: pd.DataFrame, prefix: str, test: str | None = None) -> pd.DataFr
     return rows if test is None else rows[rows["test"] == test]
 
 
-def answer_rq1(tests: pd.DataFrame, metric: str, alpha: float) -> tuple[str, str]:
-    rows = _ran(tests, "rq1@")
-    what = f"a difference in {metric_label(metric)} between fine-tuning strategies"
+def _answer(rows: pd.DataFrame, alpha: float, what: str, unanswered: str,
+            supported: Callable[[dict[str, Any], int], tuple[str, str]]) -> tuple[str, str]:
+    """A question's verdict from its tests: not run, not shown, or `supported(the significant test with the
+    smallest adjusted p, how many are significant)`."""
     if rows.empty:
-        return "not run", f"Not answered: no strategy comparison of {metric_label(metric)} could run."
+        return "not run", unanswered
     sig = rows[rows["verdict"] == "significant"].sort_values("p_adj")
     if sig.empty:
         return _none_shown(rows, alpha, what)
-    r = sig.iloc[0].to_dict()
-    a, b = (strategy_label(g) for g in str(r["groups"]).split(" vs "))
-    where = str(r["family"]).split("@", 1)[1]
-    return "supported", (f"Supported: {a} {comparison_phrase(metric, r['effect'] > 0)} {b} at {esc(where)} "
-                         f"({metric_label(metric)} {_effect(r)}, Holm-adjusted p = {_p(r, True)}); "
-                         f"{len(sig)} of {len(rows)} comparisons significant.")
+    return supported(sig.iloc[0].to_dict(), len(sig))
+
+
+def answer_rq1(tests: pd.DataFrame, metric: str, alpha: float) -> tuple[str, str]:
+    rows = _ran(tests, "rq1@")
+    label = metric_label(metric)
+
+    def supported(r: dict[str, Any], n_sig: int) -> tuple[str, str]:
+        a, b = (strategy_label(g) for g in str(r["groups"]).split(" vs "))
+        where = str(r["family"]).split("@", 1)[1]
+        phrase = comparison_phrase(metric, r["effect"] > 0)
+        return "supported", (f"Supported: {a} {phrase} {b} at {esc(where)} "
+                             f"({label} {_effect(r)}, Holm-adjusted p = {_p(r, True)}); "
+                             f"{n_sig} of {len(rows)} comparisons significant.")
+
+    return _answer(rows, alpha, f"a difference in {label} between fine-tuning strategies",
+                   f"Not answered: no strategy comparison of {label} could run.", supported)
 
 
 def answer_rq2(tests: pd.DataFrame, metric: str, alpha: float) -> tuple[str, str]:
     rows = _ran(tests, "rq2:")
     label = metric_label(metric)
-    what = f"a trend in {label} with model size"
-    if rows.empty:
-        return "not run", f"Not answered: no trend in {label} could be tested (two sizes are needed)."
-    sig = rows[rows["verdict"] == "significant"].sort_values("p_adj")
-    if sig.empty:
-        return _none_shown(rows, alpha, what)
-    r = sig.iloc[0].to_dict()
-    strategy = strategy_label(str(r["family"]).split(":", 1)[1])
-    rising = r["effect"] > 0
-    head = "Supported" if rising else "Not supported (the opposite)"
-    return ("supported" if rising else "not supported"), (
-        f"{head}: {label} {'rises' if rising else 'falls'} with model size for {strategy} ({_effect(r)}, "
-        f"Holm-adjusted p = {_p(r, True)}); {len(sig)} of {len(rows)} strategies significant.")
+
+    def supported(r: dict[str, Any], n_sig: int) -> tuple[str, str]:
+        strategy = strategy_label(str(r["family"]).split(":", 1)[1])
+        rising = r["effect"] > 0
+        head = "Supported" if rising else "Not supported (the opposite)"
+        return ("supported" if rising else "not supported"), (
+            f"{head}: {label} {'rises' if rising else 'falls'} with model size for {strategy} ({_effect(r)}, "
+            f"Holm-adjusted p = {_p(r, True)}); {n_sig} of {len(rows)} strategies significant.")
+
+    return _answer(rows, alpha, f"a trend in {label} with model size",
+                   f"Not answered: no trend in {label} could be tested (two sizes are needed).", supported)
 
 
 def answer_rq3(tests: pd.DataFrame, metric: str, alpha: float) -> tuple[str, str]:

@@ -5,7 +5,8 @@ the outer layers (bubblewrap namespaces where available, resource limits and the
 `seccomp.py`). It reads one JSON request from stdin -- {"code", "buildings" (plain `BuildingModel`
 data), "token"} -- and writes, on the descriptor RESULT_FD, one line per building and a last "done"
 line, each starting with the per-run random token (never on stdout, which is /dev/null). Only the
-standard library and `building.py` / `vocabulary.py` are loaded, by path.
+standard library, `sandbox_policy.py` (what the hook refuses) and `building.py` / `vocabulary.py` are
+loaded, by path.
 
 Before the rule runs the child drops to user and group 65534 when it is root, then moves the audit hook
 and the functions it uses (the refused-event tables, the token, the result descriptor, its state) into
@@ -28,6 +29,7 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -39,86 +41,24 @@ from typing import Any
 RULE_FILENAME = "<rule>"
 RULE_MODULE = "rule"
 NOBODY = 65534
-ALLOWED_IMPORTS = frozenset(
-    {
-        "__future__",
-        "math",
-        "cmath",
-        "re",
-        "itertools",
-        "functools",
-        "operator",
-        "statistics",
-        "collections",
-        "collections.abc",
-        "dataclasses",
-        "typing",
-        "fractions",
-        "decimal",
-        "numbers",
-        "string",
-        "bisect",
-        "heapq",
-        "enum",
-        "copy",
-    }
-)
-REFUSED_BUILTINS = ("open", "exec", "eval", "compile", "input", "breakpoint", "help", "exit", "quit")
-REFUSED_EVENTS = frozenset(
-    {
-        "open",
-        "import",
-        "subprocess.Popen",
-        "pty.spawn",
-        "mmap.__new__",
-        "code.__new__",
-        "function.__new__",
-        "marshal.loads",
-        "marshal.load",
-        "pickle.find_class",
-        "sys.addaudithook",
-        "sys.settrace",
-        "sys.setprofile",
-        "sys._current_frames",
-        "sys._current_exceptions",
-        "resource.setrlimit",
-        "resource.prlimit",
-        "builtins.input",
-        "builtins.breakpoint",
-        "webbrowser.open",
-        "urllib.Request",
-        "sqlite3.connect",
-        "glob.glob",
-        "tempfile.mkstemp",
-        "tempfile.mkdtemp",
-        "cpython.run_command",
-        "cpython.run_file",
-        "cpython.run_module",
-        "cpython.run_startup",
-        "cpython._PySys_ClearAuditHooks",
-        "clauselens.refused",
-    }
-)
-REFUSED_EVENT_PREFIXES = (
-    "os.",
-    "socket.",
-    "ctypes.",
-    "_ctypes.",
-    "gc.",
-    "shutil.",
-    "fcntl.",
-    "signal.",
-    "winreg.",
-    "msvcrt.",
-    "_winapi.",
-    "syslog.",
-    "ftplib.",
-    "smtplib.",
-    "http.",
-    "telnetlib.",
-    "_posixsubprocess.",
-)
-FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_code"})
+
+
+def _load_policy() -> types.ModuleType:
+    """sandbox_policy.py, beside this file, loaded by path (the child imports no package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_policy.py")
+    spec = importlib.util.spec_from_file_location("clauselens_sandbox_policy", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_policy = _load_policy()
+ALLOWED_IMPORTS = _policy.ALLOWED_IMPORTS
+REFUSED_BUILTINS = _policy.REFUSED_BUILTINS
+REFUSED_EVENTS = _policy.REFUSED_EVENTS
+REFUSED_EVENT_PREFIXES = _policy.REFUSED_EVENT_PREFIXES
+FRAME_ATTRIBUTES = _policy.FRAME_ATTRIBUTES
+del _policy
 MAX_FINDINGS = 10_000
 MAX_TEXT = 500
 

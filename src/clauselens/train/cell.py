@@ -12,6 +12,7 @@ Layout of `out_dir` (paths from `clauselens.layout.CellLayout`):
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -37,6 +38,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from clauselens.config import ExperimentConfig, ModelConfig, StrategyConfig
+from clauselens.executor.progress import step_progress
 from clauselens.layout import CellLayout
 from clauselens.models import count_parameters, default_device
 from clauselens.records import Cell, RulePair
@@ -56,6 +58,38 @@ class _RunStats(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
         self.end_step, self.end_tokens = state.global_step, state.num_input_tokens_seen
+
+
+class _CellProgress(TrainerCallback):
+    """The cell's steps, last logged loss and time left on a progress line of its own.
+
+    Replaces the Trainer's console output (its tqdm bars and the `PrinterCallback` that prints every log
+    dict); the log history itself is unchanged and still saved to `log_history.json`.
+    """
+
+    def __init__(self, label: str):
+        self.label = label
+        self._stack = contextlib.ExitStack()
+        self._update = None
+
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        self._update = self._stack.enter_context(
+            step_progress(self.label, total=state.max_steps, completed=state.global_step))
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self._update is not None:
+            self._update(completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        if self._update is not None and logs and "loss" in logs:
+            self._update(detail=f"loss {float(logs['loss']):.3f}")
+
+    def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        self.close()
+
+    def close(self) -> None:
+        self._update = None
+        self._stack.close()
 
 
 def _fingerprint(model_path: str, model_cfg: ModelConfig, strategy: str, scfg: StrategyConfig, seed: int,
@@ -86,7 +120,7 @@ def _total_steps(n_train: int, scfg: StrategyConfig) -> int:
 
 
 def _training_args(scfg: StrategyConfig, strategy: str, seed: int, total_steps: int, has_val: bool,
-                   optim: str, bf16: bool, device: str, ckpt_dir: Path, progress: bool) -> TrainingArguments:
+                   optim: str, bf16: bool, device: str, ckpt_dir: Path) -> TrainingArguments:
     early = scfg.early_stopping_patience is not None
     if early and not has_val:
         raise ValueError(f"strategies.{strategy}.early_stopping_patience needs pairs with split 'val'")
@@ -124,7 +158,7 @@ def _training_args(scfg: StrategyConfig, strategy: str, seed: int, total_steps: 
         seed=seed,
         data_seed=seed,
         report_to="none",
-        disable_tqdm=not progress,
+        disable_tqdm=True,  # the console shows `_CellProgress` instead
         use_cpu=not device.startswith("cuda"),
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=False,
@@ -191,8 +225,10 @@ def train_cell(
                              f"strategies.{strategy}.max_length = {scfg.max_length}")
         total_steps = _total_steps(len(train_enc.examples), scfg)
         args = _training_args(scfg, strategy, seed, total_steps, bool(val_enc.examples), prepared.optim,
-                              prepared.bf16, device, ckpt_dir, progress)
+                              prepared.bf16, device, ckpt_dir)
+        shown = _CellProgress(f"{model_cfg.name}/{strategy}/s{seed}") if progress else None
         extra = [EarlyStoppingCallback(scfg.early_stopping_patience)] if scfg.early_stopping_patience else []
+        extra += [shown] if shown else []
         trainer = Trainer(
             model=prepared.model,
             args=args,
@@ -203,10 +239,13 @@ def train_cell(
                                                  pad_to_multiple_of=8 if device.startswith("cuda") else None),
             callbacks=[stats, *extra, *callbacks],
         )
-        if not progress:
-            trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict to the console
         t0 = time.perf_counter()
-        trainer.train(resume_from_checkpoint=last)
+        try:
+            trainer.train(resume_from_checkpoint=last)
+        finally:
+            if shown is not None:
+                shown.close()
         wall_s = time.perf_counter() - t0
         val_loss = trainer.evaluate()["eval_loss"] if val_enc.examples else None
 

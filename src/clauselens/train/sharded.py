@@ -38,6 +38,7 @@ import clauselens
 from clauselens.config import ConfigError, ExperimentConfig, ModelConfig
 from clauselens.layout import CellLayout
 from clauselens.models import count_parameters
+from clauselens.quiet import quiet_third_party
 from clauselens.records import Cell, RulePair
 from clauselens.store import atomic_write
 from clauselens.train.examples import IGNORE_INDEX, encode_pairs
@@ -144,6 +145,7 @@ def _save(model: torch.nn.Module, tokenizer: Any, final: Path) -> None:
 
 def worker(job_path: Path) -> None:
     """One rank of the sharded run (started by torchrun)."""
+    quiet_third_party()
     job = json.loads(job_path.read_text())
     cfg = ExperimentConfig.model_validate(job["cfg"])
     model_cfg = ModelConfig.model_validate(job["model"])
