@@ -11,25 +11,13 @@ sampling, a surrogate fit, hierarchical leave-one-out; `registry.METHODS` by nam
 
 from __future__ import annotations
 
-from typing import Any
-
 from clauselens.attribute.aggregate import to_spans, to_words
 from clauselens.attribute.clause import attribute_clause
 from clauselens.attribute.faithfulness import faithfulness_curves
 from clauselens.attribute.perturb import perturb
 from clauselens.attribute.render import attribution_html
-from clauselens.attribute.units import span_units, token_units, unit_kind, word_units
-from clauselens.records import Attribution
-
-
-def attribution_row(attr: Attribution) -> dict[str, Any]:
-    """A row of table `attributions` (key: cell_id, clause_id, method, target, perturbation, unit)."""
-    return {
-        "cell_id": attr.cell_id, "clause_id": attr.clause_id, "method": attr.method, "target": attr.target,
-        "perturbation": attr.perturbation, "unit": attr.options.get("unit") or unit_kind(list(attr.units)),
-        "n_units": len(attr.units), "payload": attr.to_json(),
-    }
-
+from clauselens.attribute.rows import attribution_row
+from clauselens.attribute.units import span_units, token_units, word_units
 
 __all__ = [
     "attribute_clause", "attribution_html", "attribution_row", "faithfulness_curves", "perturb",
