@@ -25,6 +25,7 @@ from clauselens.config import AnalysisConfig, ExperimentConfig, ModelConfig
 from clauselens.labels import format_params
 from clauselens.records import Attribution, Unit
 from clauselens.store import Store
+from clauselens.tables import ATTRIBUTIONS, CATEGORY_SHARES, CELLS, FOCUS, TESTS
 
 # clause texts of assorted shapes (numbers, ranges, references); benchmarks/null_calibration.py uses them too
 CLAUSES = (Path(__file__).parent / "data" / "analysis_clauses.txt").read_text().splitlines()
@@ -248,28 +249,27 @@ def fill_store(store: Store, models, strategies, seeds, n_clauses: int, rng) -> 
                     rows.append({"cell_id": cell, "clause_id": a.clause_id, "method": "loo",
                                  "target": "logprob", "perturbation": "delete", "unit": "word",
                                  "payload": a.to_json()})
-    store.upsert("cells", cells, ["cell_id"])
-    store.upsert("attributions", rows, ["cell_id", "clause_id", "method", "target", "perturbation", "unit"])
+    store.upsert(CELLS, cells)
+    store.upsert(ATTRIBUTIONS, rows)
 
 
 def snapshot(store: Store) -> dict[str, pd.DataFrame]:
     out = {}
-    for table in ("category_shares", "focus", "tests"):
+    for table in (CATEGORY_SHARES, FOCUS, TESTS):
         df = store.read(table)
-        out[table] = df.sort_values(list(df.columns[:4])).reset_index(drop=True)
+        out[table.name] = df.sort_values(list(df.columns[:4])).reset_index(drop=True)
     return out
 
 
-def test_analyse_run_fills_tables_idempotently_and_keeps_other_families(tmp_path):
+def test_analyse_run_fills_tables_idempotently_and_owns_them(tmp_path):
     store = Store(tmp_path)
     fill_store(store, [("m-small", 1_500_000), ("m-large", 25_000_000)], ["fft", "lora"], [0, 1], 6,
                np.random.default_rng(0))
-    store.upsert("tests", [{"family": "other_stage:x", "test": "plateau", "metric": "x",
-                            "groups": "a", "statistic": 1.0, "p": 0.5, "n": 3, "sentence": "kept"},
-                           {"family": "strategy@old", "test": "wilcoxon", "metric": "x", "groups": "a",
-                            "statistic": 1.0, "p": 0.5, "n": 3, "sentence": "stale"}], ["family"])
-    store.upsert("focus", [{"cell_id": "gone/fft/s0", "clause_id": "K:0", "metric": "gini", "value": 0.1}],
-                 ["cell_id"])
+    store.upsert(TESTS, [{"family": "other_stage:x", "test": "plateau", "metric": "x",
+                          "groups": "a", "statistic": 1.0, "p": 0.5, "n": 3, "sentence": "stale"},
+                         {"family": "strategy@old", "test": "wilcoxon", "metric": "x", "groups": "a",
+                          "statistic": 1.0, "p": 0.5, "n": 3, "sentence": "stale"}])
+    store.upsert(FOCUS, [{"cell_id": "gone/fft/s0", "clause_id": "K:0", "metric": "gini", "value": 0.1}])
     cfg = config(focus_metrics=["gini", "entropy"], permutations=99)
     analyse_run(store, cfg, progress=False)
     first = snapshot(store)
@@ -284,8 +284,8 @@ def test_analyse_run_fills_tables_idempotently_and_keeps_other_families(tmp_path
     assert set(focus["metric"]) == {"gini", "entropy"} and "gone/fft/s0" not in set(focus["cell_id"])
     families = set(tests["family"])
     assert {"strategy@1.5M", "strategy@25M", "pattern@1.5M", "agreement@25M", "scale:fft", "scale:lora",
-            "rq1@1.5M", "rq2:fft", "other_stage:x"} <= families
-    assert "strategy@old" not in families
+            "rq1@1.5M", "rq2:fft"} <= families
+    assert not {"strategy@old", "other_stage:x"} & families  # the stage owns `tests`: replaced whole
     pairs = tests[(tests.family == "strategy@1.5M") & (tests.test == "wilcoxon")]
     ran = pairs[pairs["p"].notna()]
     assert ran["n"].max() == 6 and ran["correction"].eq("bh").all() and ran["role"].eq("exploratory").all()
@@ -306,12 +306,12 @@ def test_small_design_records_not_enough_data(tmp_path):
     store = Store(tmp_path)
     fill_store(store, [("m-small", 1_500_000)], ["lora"], [0], 2, np.random.default_rng(1))
     analyse_run(store, config(), progress=False)
-    tests = store.read("tests")
+    tests = store.read(TESTS)
     assert set(tests["family"]) == {"strategy@1.5M", "pattern@1.5M", "agreement@1.5M", "scale:lora",
                                     "rq1@1.5M", "rq2:lora"}
     assert tests["sentence"].str.startswith("Not enough data").all()
     assert tests["p"].isna().all()
-    assert len(store.read("focus")) == 2 * 4
+    assert len(store.read(FOCUS)) == 2 * 4
 
 
 def test_bad_inputs_name_the_row(tmp_path):
@@ -324,10 +324,9 @@ def test_bad_inputs_name_the_row(tmp_path):
     with pytest.raises(ValueError, match="no attributions match the config's attribution options"):
         analyse_run(store, config().model_copy(update={"attribution": config().attribution.model_copy(
             update={"method": "shapley"})}), progress=False)
-    store.upsert("attributions", [{"cell_id": "m-small/fft/s0", "clause_id": "K:0", "method": "loo",
-                                   "target": "logprob", "perturbation": "delete", "unit": "word",
-                                   "payload": '{"cell_id": "m-small/fft/s0"}'}],
-                 ["cell_id", "clause_id", "method", "target", "perturbation", "unit"])
+    store.upsert(ATTRIBUTIONS, [{"cell_id": "m-small/fft/s0", "clause_id": "K:0", "method": "loo",
+                                 "target": "logprob", "perturbation": "delete", "unit": "word",
+                                 "payload": '{"cell_id": "m-small/fft/s0"}'}])
     with pytest.raises(ValueError, match=r"cell_id='m-small/fft/s0', clause_id='K:0': payload is not an "
                                          r"Attribution: clause_id: Field required"):
         analyse_run(store, config(), progress=False)

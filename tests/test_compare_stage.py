@@ -14,13 +14,27 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 import clauselens.compare.bank as bank_module
-from clauselens.attribute import word_units
+from clauselens.attribute import attribution_row, word_units
 from clauselens.compare import compare_run
 from clauselens.config import ExperimentConfig
 from clauselens.prompt import INSTRUCTION
 from clauselens.records import Attribution, Cell, Clause, RulePair
 from clauselens.run import cell_dir
 from clauselens.store import Store
+from clauselens.tables import (
+    ABLATION,
+    ADAPTER_DELTA,
+    ATTRIBUTIONS,
+    CELLS,
+    CORRECTNESS_MODEL,
+    FOCUS,
+    GENERATIONS,
+    MODELS,
+    PAIRS,
+    QUANTISATION_SPLIT,
+    ROBUSTNESS,
+    SCORES,
+)
 from clauselens.train import train_cell
 
 TEXTS = ["Every stair shall have a headroom of not less than 2.0 m (see Diagram 1.3).",
@@ -29,7 +43,7 @@ TEXTS = ["Every stair shall have a headroom of not less than 2.0 m (see Diagram 
          "A landing shall be at least 900 mm long, except where paragraph 1.4 applies.",
          "Guarding shall be provided where the drop is more than 600 mm.",
          "Handrails shall be fixed at a height of between 900 mm and 1000 mm."]
-TABLES = ("adapter_delta", "quantisation_split", "ablation", "robustness", "correctness_model")
+TABLES = (ADAPTER_DELTA, QUANTISATION_SPLIT, ABLATION, ROBUSTNESS, CORRECTNESS_MODEL)
 
 
 def rule(limit: int) -> str:
@@ -66,36 +80,31 @@ def study(tmp_path_factory: pytest.TempPathFactory):
     pairs = [RulePair(clause=c, rule=rule(200 + i), kind="quantitative", split="test" if i >= 3 else "train")
              for i, c in enumerate(clauses)]
     store = Store(root / "run")
-    store.upsert("pairs", [p.row() for p in pairs], key=["clause_id"])
-    store.upsert("models", [{"name": "tiny", "id": str(root / "base"), "path": str(root / "base"),
-                             "params": 90_000}], key=["name"])
+    store.upsert(PAIRS, [p.row() for p in pairs])
+    store.upsert(MODELS, [{"name": "tiny", "id": str(root / "base"), "path": str(root / "base"),
+                           "params": 90_000}])
     cells = [Cell(model="tiny", params=90_000, strategy=s, seed=0) for s in ("base", "fft", "lora", "qlora")]
     for cell in cells[1:]:
         train_cell(cfg, cfg.models[0], str(root / "base"), cell.strategy, 0, pairs,
                    cell_dir(store, cell.cell_id), progress=False)
-    store.upsert("cells", [{**c.model_dump(), "cell_id": c.cell_id, "status": "done", "error": None}
-                           for c in cells], key=["cell_id"])
+    store.upsert(CELLS, [{**c.model_dump(), "cell_id": c.cell_id, "status": "done", "error": None}
+                         for c in cells])
     tests = [p for p in pairs if p.split == "test"]
-    store.upsert("generations", [{"cell_id": c.cell_id, "clause_id": p.clause.clause_id,
-                                  "raw": rule(210 + 5 * i), "rule": rule(210 + 5 * i), "n_new_tokens": 30}
-                                 for i, c in enumerate(cells) for p in tests], key=["cell_id", "clause_id"])
-    store.upsert("scores", [{"cell_id": c.cell_id, "clause_id": p.clause.clause_id,
-                             "metric": "verdict_accuracy", "value": float(i % 2), "detail": ""}
-                            for i, c in enumerate(cells) for p in tests],
-                 key=["cell_id", "clause_id", "metric"])
+    store.upsert(GENERATIONS, [{"cell_id": c.cell_id, "clause_id": p.clause.clause_id,
+                                "raw": rule(210 + 5 * i), "rule": rule(210 + 5 * i), "n_new_tokens": 30}
+                               for i, c in enumerate(cells) for p in tests])
+    store.upsert(SCORES, [{"cell_id": c.cell_id, "clause_id": p.clause.clause_id,
+                           "metric": "verdict_accuracy", "value": float(i % 2), "detail": ""}
+                          for i, c in enumerate(cells) for p in tests])
     # the attribute stage's map of one cell and clause, with values no model would give: must be reused
     landing = pairs[3].clause
     stored = Attribution(cell_id="tiny/fft/s0", clause_id=landing.clause_id, clause_text=landing.text,
                          units=word_units(landing.text), scores=[7.0] * len(word_units(landing.text)),
                          method="loo", target="logprob", perturbation="delete")
-    store.upsert("attributions", [{"cell_id": stored.cell_id, "clause_id": stored.clause_id, "method": "loo",
-                                   "target": "logprob", "perturbation": "delete", "unit": "word",
-                                   "payload": stored.to_json()}],
-                 key=["cell_id", "clause_id", "method", "target", "perturbation", "unit"])
-    store.upsert("focus", [{"cell_id": c.cell_id, "clause_id": p.clause.clause_id, "metric": "gini",
-                            "value": 0.1 * i + 0.01 * j}
-                           for i, c in enumerate(cells) for j, p in enumerate(tests)],
-                 key=["cell_id", "clause_id", "metric"])
+    store.upsert(ATTRIBUTIONS, [attribution_row(stored, unit="word")])
+    store.upsert(FOCUS, [{"cell_id": c.cell_id, "clause_id": p.clause.clause_id, "metric": "gini",
+                          "value": 0.1 * i + 0.01 * j}
+                         for i, c in enumerate(cells) for j, p in enumerate(tests)])
     yield store, cfg
     store.close()
 
@@ -113,7 +122,7 @@ def test_compare_run_writes_every_table_loading_each_base_once(study, monkeypatc
     compare_run(store, cfg, progress=False)
     assert sorted(k["quantization"] or "full" for k in loads) == ["full", "nf4"]  # two adapters each
 
-    delta = store.read("adapter_delta")
+    delta = store.read(ADAPTER_DELTA)
     assert len(delta) == 9  # 3 fine-tuned cells x 3 clauses
     precision = dict(zip(delta["cell_id"], delta["base_precision"], strict=False))
     assert precision == {"tiny/fft/s0": "full", "tiny/lora/s0": "full", "tiny/qlora/s0": "4bit-nf4"}
@@ -126,31 +135,31 @@ def test_compare_run_writes_every_table_loading_each_base_once(study, monkeypatc
     others = [Attribution.from_json(x).options["fine_tuned_scores"] for x in delta["payload"]]
     assert sum(set(x) == {7.0} for x in others) == 1  # every other map was computed here
 
-    split = store.read("quantisation_split")
+    split = store.read(QUANTISATION_SPLIT)
     assert sorted(split["distance"]) == ["js_distance", "one_minus_tau"]
     assert (split["n_clauses"] == 3).all() and (split["quantisation_noise"] > 0).all()
 
-    ablation = store.read("ablation")
+    ablation = store.read(ABLATION)
     assert set(ablation["cell_id"]) == {f"tiny/{s}/s0" for s in ("base", "fft", "lora", "qlora")}
     assert {"numerical_constraint", "deontic"} <= set(ablation["category"])
     assert (ablation["n_clauses"] <= 3).all()
 
-    robustness = store.read("robustness")
+    robustness = store.read(ROBUSTNESS)
     assert set(robustness["cell_id"]) == {"all", *(f"tiny/{s}/s0" for s in ("base", "fft", "lora", "qlora"))}
     headline = robustness[(robustness["cell_id"] == "all") & (robustness["statistic"] == "kendall_tau")]
     assert {"perturbation_baseline", "shapley_seed", "loo_vs_shapley"} <= set(headline["measure"])
     assert (headline["n_clauses"] == 2).all() and headline["value"].between(-1, 1).all()
 
-    model = store.read("correctness_model")  # 3 clauses: too few, and said so
+    model = store.read(CORRECTNESS_MODEL)  # 3 clauses: too few, and said so
     assert len(model) == 4 and model["sentence"].str.startswith("not estimable: ").all()
 
 
 def test_compare_rerun_loads_nothing_and_changes_nothing(study, monkeypatch):
     store, cfg = study
-    before = {t: store.read(t) for t in TABLES}
+    before = {t.name: store.read(t) for t in TABLES}
     if before["adapter_delta"].empty:
         compare_run(store, cfg, progress=False)
-        before = {t: store.read(t) for t in TABLES}
+        before = {t.name: store.read(t) for t in TABLES}
 
     def no_load(*args, **kwargs):
         raise AssertionError("a rerun with nothing missing must not load a model")
@@ -167,16 +176,16 @@ def test_compare_rerun_loads_nothing_and_changes_nothing(study, monkeypatch):
 
 def test_compare_skips_a_cell_whose_adapter_is_missing(study, caplog):
     store, cfg = study
-    if store.read("adapter_delta").empty:
+    if store.read(ADAPTER_DELTA).empty:
         compare_run(store, cfg, progress=False)
     folder = cell_dir(store, "tiny/qlora/s0")
     shutil.move(folder / "adapter", folder.parent / "qlora-adapter-away")
     try:
-        store.delete("adapter_delta", "cell_id = ?", ["tiny/qlora/s0"])
+        store.delete(ADAPTER_DELTA, "cell_id = ?", ["tiny/qlora/s0"])
         with caplog.at_level(logging.ERROR, logger="clauselens"):
             compare_run(store, cfg, progress=False)
         assert "cannot load tiny (4bit)" in caplog.text
-        delta = store.read("adapter_delta")
+        delta = store.read(ADAPTER_DELTA)
         assert set(delta["cell_id"]) == {"tiny/fft/s0", "tiny/lora/s0"}  # the others are untouched
     finally:
         shutil.move(folder.parent / "qlora-adapter-away", folder / "adapter")

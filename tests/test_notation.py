@@ -14,6 +14,7 @@ from clauselens.run import run_study
 from clauselens.score import score_pair
 from clauselens.score.notation import FUNCTIONAL_GRAMMAR, Notation, notation_for
 from clauselens.store import Store
+from clauselens.tables import SCORE_SUMMARY, SCORES
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_study.toml"
@@ -96,8 +97,8 @@ def test_user_csv_in_a_functional_notation_gets_no_notation_syntax_errors(tmp_pa
     report = run_study(cfg)
     from test_report import traced
     with Store(cfg.output_dir) as store:
-        scores = store.read("scores")
-        summary = store.read("score_summary")
+        scores = store.read(SCORES)
+        summary = store.read(SCORE_SUMMARY)
     syntax = scores[scores["metric"] == "syntax_valid"]
     assert len(syntax) == 3
     # a 0 may only be the model's own malformed output under the functional grammar, never Python's verdict

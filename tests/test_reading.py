@@ -23,6 +23,7 @@ from clauselens.report.run_data import load_run_data
 from clauselens.score.constraint_match import constraint_match
 from clauselens.score.diagnostics import diagnostic_rows
 from clauselens.store import Store
+from clauselens.tables import CELLS, SCORE_SUMMARY
 
 
 def test_no_test_clause_in_pretraining_or_fine_tuning_text() -> None:
@@ -140,15 +141,15 @@ def test_local_workers_give_the_same_outcomes() -> None:
 
 def test_report_flags_a_cell_that_does_not_read(tmp_path) -> None:  # noqa: ANN001
     store = Store(tmp_path)
-    store.upsert("cells", [
+    store.upsert(CELLS, [
         {"cell_id": f"m/{s}/s0", "model": "m", "params": 100, "strategy": s, "seed": 0, "status": "done"}
-        for s in ("fft", "lora")], key=["cell_id"])
-    store.upsert("score_summary", [
+        for s in ("fft", "lora")])
+    store.upsert(SCORE_SUMMARY, [
         {"cell_id": "m/fft/s0", "metric": "clause_dependence", "subset": "all", "mean": 0.2, "ci_low": 0.1,
          "ci_high": 0.3, "n": 12},
         {"cell_id": "m/lora/s0", "metric": "clause_dependence", "subset": "all", "mean": 0.01,
          "ci_low": -0.02, "ci_high": 0.04, "n": 12},
-    ], key=["cell_id", "metric", "subset"])
+    ])
     data = load_run_data(store)
     assert unread_cells(data) == ["m/lora/s0"]
     html = reading_section(data).body

@@ -29,6 +29,19 @@ from clauselens.manifest import start_manifest
 from clauselens.records import Attribution, Unit
 from clauselens.report import write_report
 from clauselens.store import Store
+from clauselens.tables import (
+    ATTRIBUTIONS,
+    CATEGORY_SHARES,
+    CELLS,
+    FAITHFULNESS,
+    GENERATIONS,
+    ROBUSTNESS,
+    SCORE_SUMMARY,
+    SCORES,
+    TESTS,
+    TRAINING,
+)
+from clauselens.tables import FOCUS as FOCUS_TABLE
 
 MODELS = [
     ("ladder-xs", 1_200_000),
@@ -116,20 +129,6 @@ CLAUSES = [
         "Every fire door shall be fitted with an automatic self-closing device.",
     ),
 ]
-KEYS = {  # the store's table keys (docs/ARCHITECTURE.md)
-    "pairs": ["clause_id"],
-    "cells": ["cell_id"],
-    "training": ["cell_id"],
-    "generations": ["cell_id", "clause_id"],
-    "scores": ["cell_id", "clause_id", "metric"],
-    "score_summary": ["cell_id", "metric", "subset"],
-    "attributions": ["cell_id", "clause_id", "method", "target", "perturbation", "unit"],
-    "category_shares": ["cell_id", "clause_id", "category"],
-    "focus": ["cell_id", "clause_id", "metric"],
-    "faithfulness": ["cell_id", "clause_id", "curve"],
-    "tests": ["family", "test", "metric", "groups"],
-    "robustness": ["comparison", "metric"],
-}
 TRAIN_ONLY = {"K:1.14", "M:3.5", "B:4.1"}
 REQUESTED = "A:2.4"
 DEONTIC, COMPARATORS = (
@@ -460,39 +459,40 @@ def build_store(root: Path, cfg: ExperimentConfig) -> Store:
                         }
                     )
     for table, rows in (
-        ("cells", cells),
-        ("training", training),
-        ("generations", generations),
-        ("scores", scores),
-        ("score_summary", summary),
-        ("attributions", attrs),
-        ("category_shares", shares),
-        ("focus", focus),
-        ("faithfulness", faith),
+        (CELLS, cells),
+        (TRAINING, training),
+        (GENERATIONS, generations),
+        (SCORES, scores),
+        (SCORE_SUMMARY, summary),
+        (ATTRIBUTIONS, attrs),
+        (CATEGORY_SHARES, shares),
+        (FOCUS_TABLE, focus),
+        (FAITHFULNESS, faith),
     ):
-        store.upsert(table, rows, KEYS[table])
-    store.upsert("tests", synthetic_tests(store), KEYS["tests"])
-    store.upsert(
-        "robustness",
+        store.upsert(table, rows)  # on the declared key (clauselens.tables)
+    store.upsert(TESTS, synthetic_tests(store))
+    store.upsert(  # a table the report has no section for: shown generically
+        ROBUSTNESS,
         [
             {
-                "comparison": "delete vs mask",
-                "metric": "kendall_tau",
+                "cell_id": "all",
+                "measure": "perturbation_baseline",
+                "statistic": "kendall_tau",
                 "value": 0.62,
                 "ci_low": 0.55,
                 "ci_high": 0.7,
                 "n": 108,
             },
             {
-                "comparison": "loo vs shapley",
-                "metric": "kendall_tau",
+                "cell_id": "all",
+                "measure": "loo_vs_shapley",
+                "statistic": "kendall_tau",
                 "value": 0.48,
                 "ci_low": 0.4,
                 "ci_high": 0.57,
                 "n": 108,
             },
         ],
-        KEYS["robustness"],
     )
     return store
 
@@ -827,12 +827,10 @@ def test_missing_tables_say_not_run(tmp_path: Path) -> None:
         store.upsert(
             "pairs",
             [{"clause_id": "K:1", "document": "K", "kind": "quantitative", "text": "x"}],
-            ["clause_id"],
         )
         store.upsert(
             "cells",
             [{"cell_id": "m/fft/s0", "model": "m", "params": 10, "strategy": "fft", "seed": 0}],
-            ["cell_id"],
         )
         store.upsert(
             "attributions",
@@ -847,13 +845,11 @@ def test_missing_tables_say_not_run(tmp_path: Path) -> None:
                     "payload": '{"broken": 1}',
                 }
             ],
-            KEYS["attributions"],
         )
         # rows of a cell that is not in `cells`, and a table without the columns the report needs
         store.upsert(
             "focus",
             [{"cell_id": "other/fft/s0", "clause_id": "K:1", "metric": "gini", "value": 0.5}],
-            KEYS["focus"],
         )
         store.upsert("faithfulness", [{"cell_id": "m/fft/s0", "clause_id": "K:1", "aopc": 0.1}], ["cell_id"])
         html = write_report(store, cfg).read_text()
@@ -909,7 +905,7 @@ def test_seeds_variants_failed_cells_and_uncorrected_tests(built: dict[str, Any]
                 elif table == "score_summary":
                     seed1[["mean", "ci_low", "ci_high"]] += 0.05
                 df = pd.concat([df, seed1])
-            store.upsert(table, df, KEYS[table])
+            store.upsert(table, df)
         html = write_report(store, built["cfg"]).read_text()
         found = traced(html).found
         assert_traceable(store, found)

@@ -19,6 +19,7 @@ import pytest
 from clauselens.analyse import analyse_run
 from clauselens.report import write_report
 from clauselens.store import Store
+from clauselens.tables import HYPOTHESES, TESTS
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "null_calibration.py"
 spec = importlib.util.spec_from_file_location("null_calibration", BENCH)
@@ -72,7 +73,7 @@ def check_against_store(store: Store, html: str, alpha: float) -> list[dict[str,
     parser.feed(main.split("</section>")[0])
     answers = parser.answers
     assert [a["question"] for a in answers] == ["RQ1", "RQ2", "RQ3"]
-    tests = store.read("tests")
+    tests = store.read(TESTS)
     for a in answers:
         for key, claim in a["cited"]:
             row = tests[np.logical_and.reduce([tests[k] == v for k, v in key.items()])]
@@ -98,7 +99,7 @@ def test_planted_focus_difference_is_the_first_answer_and_traced(tmp_path):
     assert (report / "index.html").stat().st_size < 3_000_000
     for name in ("rq1_focus", "rq2_shares", "rq3_quality"):
         assert (report / "figures" / f"{name}.svg").is_file() and f'data-figure="{name}"' in html
-    hypotheses = store.read("hypotheses")
+    hypotheses = store.read(HYPOTHESES)
     assert list(hypotheses["id"]) == ["RQ1", "RQ2", "RQ3"] and hypotheses["metric"].iloc[0] == "gini"
     store.close()
 

@@ -16,6 +16,7 @@ from clauselens.score.code_metrics import ast_tree, bleu, python_tokens
 from clauselens.score.embedding import load_embedder
 from clauselens.score.embedding_metrics import greedy_match_f
 from clauselens.store import Store
+from clauselens.tables import CELLS, GENERATIONS, PAIRS, SCORE_SUMMARY, SCORES, TESTS
 
 REFERENCE = '''def check_rule(model):
     findings = []
@@ -159,14 +160,14 @@ def test_score_run_is_idempotent(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(stage, "score_generations", counting)
     with Store(tmp_path) as store:
-        store.upsert("pairs", [p.row() for p in pairs], key=["clause_id"])
-        store.upsert("cells", cells, key=["cell_id"])
-        store.upsert("generations", [g.model_dump() for g in gens[:3]], key=["cell_id", "clause_id"])
+        store.upsert(PAIRS, [p.row() for p in pairs])
+        store.upsert(CELLS, cells)
+        store.upsert(GENERATIONS, [g.model_dump() for g in gens[:3]])
         score_run(store, cfg, progress=False)
-        store.upsert("generations", [gens[3].model_dump()], key=["cell_id", "clause_id"])
+        store.upsert(GENERATIONS, [gens[3].model_dump()])
         score_run(store, cfg, progress=False)
-        first = {t: _sorted(store.read(t)) for t in ("scores", "score_summary")}
-        assert store.read("tests").empty  # the plateau tests are the analyse stage's now
+        first = {t.name: _sorted(store.read(t)) for t in (SCORES, SCORE_SUMMARY)}
+        assert store.read(TESTS).empty and TESTS.owner == "analyse"  # the plateau tests are analyse's
         score_run(store, cfg, progress=False)
         assert calls == [3, 1]  # the resumed run scored only the new generation, the third nothing
         for table, before in first.items():

@@ -15,6 +15,7 @@ import pytest
 from clauselens.config import load_config
 from clauselens.run import run_study
 from clauselens.store import Store
+from clauselens.tables import ATTRIBUTIONS, CELLS, GENERATIONS, MODELS, PAIRS, SCORE_SUMMARY, TESTS, TRAINING
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "data" / "tiny_study.toml"
@@ -36,7 +37,7 @@ def finished(tmp_path_factory):
 
 def _summary(output_dir: str | Path) -> dict[tuple[str, str], float]:
     with Store(output_dir) as store:
-        df = store.read("score_summary", "subset = 'all'")
+        df = store.read(SCORE_SUMMARY, "subset = 'all'")
     return {(r.cell_id, r.metric): r.mean for r in df.itertuples()}
 
 
@@ -44,18 +45,18 @@ def test_study_runs_every_stage_and_writes_the_report(finished):
     cfg, report = finished
     assert report is not None and report.name == "index.html" and report.is_file()
     with Store(cfg.output_dir) as store:
-        cells = store.read("cells")
+        cells = store.read(CELLS)
         assert sorted(cells["strategy"]) == ["fft", "lora", "qlora"]
         assert set(cells["status"]) == {"done"}
-        training = store.read("training").set_index("cell_id")
+        training = store.read(TRAINING).set_index("cell_id")
         assert bool(training.loc["tiny/qlora/s0", "quantized"]) is True
         assert (
             training.loc["tiny/lora/s0", "trainable_params"] < training.loc["tiny/fft/s0", "trainable_params"]
         )
-        n_test = (store.read("pairs")["split"] == "test").sum()
-        assert len(store.read("generations")) == 3 * n_test
-        assert len(store.read("attributions")) == 3 * cfg.attribution.max_clauses
-        assert not store.read("tests").empty
+        n_test = (store.read(PAIRS)["split"] == "test").sum()
+        assert len(store.read(GENERATIONS)) == 3 * n_test
+        assert len(store.read(ATTRIBUTIONS)) == 3 * cfg.attribution.max_clauses
+        assert not store.read(TESTS).empty
         manifest = json.loads((Path(cfg.output_dir) / "manifest.json").read_text())
     assert manifest["config_hash"] == cfg.config_hash() and manifest["finished"]
     html = report.read_text()
@@ -78,7 +79,7 @@ def test_rerun_is_a_no_op(finished):
             after = store.read(table)
             assert len(after) == len(df), table
         assert (
-            store.read("training").sort_values("cell_id")["wall_s"].tolist()
+            store.read(TRAINING).sort_values("cell_id")["wall_s"].tolist()
             == before["training"].sort_values("cell_id")["wall_s"].tolist()
         )
 
@@ -99,7 +100,7 @@ def test_changing_the_model_changes_the_numbers(finished, tmp_path):
 
     cfg, _ = finished
     with Store(cfg.output_dir) as store:
-        path = store.read("models")["path"].iloc[0]
+        path = store.read(MODELS)["path"].iloc[0]
     model = AutoModelForCausalLM.from_config(AutoModelForCausalLM.from_pretrained(path).config)
     own = tmp_path / "my-model"
     model.save_pretrained(own)
@@ -142,7 +143,7 @@ def test_killed_run_resumes_without_redoing_finished_cells(tmp_path, finished):
     for cell, mtime in done_before.items():
         assert done_after[cell] == mtime, f"{cell} was trained again"
     with Store(out) as store:
-        assert set(store.read("cells")["status"]) == {"done"}
+        assert set(store.read(CELLS)["status"]) == {"done"}
         assert (Path(out) / "report" / "index.html").is_file()
 
 
@@ -154,7 +155,7 @@ def test_regenerating_targets_are_wired_through_the_study(finished, target):
                                "attribution.max_clauses": 1, "attribution.faithfulness": False})
     run_study(other, stages=("attribute",), allow_config_change=True)
     with Store(cfg.output_dir) as store:
-        rows = store.read("attributions", "target = ?", [target])
+        rows = store.read(ATTRIBUTIONS, "target = ?", [target])
     assert len(rows) == 3  # one clause for each of the three cells
     from clauselens.records import Attribution
 

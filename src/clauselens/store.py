@@ -20,7 +20,20 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from clauselens.tables import Table, declared
+
 DB_NAME = "store.duckdb"
+TableRef = Table | str
+Rows = pd.DataFrame | Sequence[dict[str, Any]]
+
+
+def _name(table: TableRef) -> str:
+    return table.name if isinstance(table, Table) else table
+
+
+def _null_type(table: str, column: str) -> str:
+    spec = declared(table)
+    return (spec.type_of(column) if spec is not None else None) or "VARCHAR"
 
 
 @contextlib.contextmanager
@@ -74,35 +87,60 @@ class Store:
         return json.loads((self.root / name).read_text())
 
     # -- tables ------------------------------------------------------------------------------------
+    # Every table method takes a declared `clauselens.tables.Table` or a table name; a name the schema
+    # declares is looked up, so its key is the default and its columns are checked.
     def tables(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self._con.execute("SHOW TABLES").fetchall()]
 
-    def has_table(self, table: str) -> bool:
-        return table in self.tables()
+    def has_table(self, table: TableRef) -> bool:
+        return _name(table) in self.tables()
 
-    def upsert(self, table: str, rows: pd.DataFrame | Sequence[dict[str, Any]], key: Sequence[str]) -> int:
-        """Insert rows, replacing any existing rows with the same key. Returns rows written."""
+    def upsert(self, table: TableRef, rows: Rows, key: Sequence[str] | None = None) -> int:
+        """Insert rows, replacing any existing rows with the same key (by default the declared key).
+        Returns rows written."""
+        return self._write(table, rows, key, replace=False)
+
+    def replace(self, table: TableRef, rows: Rows) -> int:
+        """Make the table hold exactly `rows` (none: empty), in one transaction. Returns rows written."""
+        return self._write(table, rows, None, replace=True)
+
+    def _write(self, table: TableRef, rows: Rows, key: Sequence[str] | None, replace: bool) -> int:
+        spec, name = declared(table), _name(table)
         df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        if spec is not None:
+            extra = spec.undeclared(df.columns)
+            if extra:
+                raise ValueError(f"write to {name!r}: column(s) {extra} are not declared in "
+                                 f"clauselens.tables (declared: {', '.join(spec.columns)})")
+        if key is None:
+            if spec is None and not replace:
+                raise ValueError(f"upsert into {name!r}: the table is not declared; give its key")
+            key = spec.key if spec is not None else ()
         if df.empty:
+            if replace:
+                self.delete(name, "TRUE")
             return 0
         missing = [k for k in key if k not in df.columns]
         if missing:
-            raise ValueError(f"upsert into {table!r}: rows lack key column(s) {missing}")
+            raise ValueError(f"upsert into {name!r}: rows lack key column(s) {missing}")
         with self._lock:
             con = self._con
             con.register("_incoming", df)
             try:
                 con.execute("BEGIN TRANSACTION")
-                if not self.has_table(table):
-                    con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _incoming LIMIT 0')
-                    self._untype_null_columns(table)
+                if not self.has_table(name):
+                    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming LIMIT 0')
+                    self._untype_null_columns(name)
                 else:
-                    self._add_missing_columns(table, df)
-                on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in key)
-                con.execute(f'DELETE FROM "{table}" t USING _incoming i WHERE {on}')
+                    self._add_missing_columns(name, df)
+                if replace:
+                    con.execute(f'DELETE FROM "{name}"')
+                else:
+                    on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in key)
+                    con.execute(f'DELETE FROM "{name}" t USING _incoming i WHERE {on}')
                 cols = ", ".join(f'"{c}"' for c in df.columns)
-                con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM _incoming')
+                con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _incoming')
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -116,54 +154,64 @@ class Store:
         for col in df.columns:
             if col not in have:
                 dtype = self._con.execute(f'SELECT typeof("{col}") FROM _incoming LIMIT 1').fetchall()[0][0]
-                self._con.execute(
-                    f'ALTER TABLE "{table}" ADD COLUMN "{col}" '
-                    f"{'VARCHAR' if dtype.strip(chr(34)) == 'NULL' else dtype}"
-                )
+                if dtype.strip(chr(34)) == "NULL":
+                    dtype = _null_type(table, col)
+                self._con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {dtype}')
 
     def _untype_null_columns(self, table: str) -> None:
-        """A column that was all-None in the first write has type NULL; make it VARCHAR so later text fits."""
+        """A column that was all-None in the first write has type NULL; give it its declared type
+        (VARCHAR if undeclared) so later values fit."""
         for name, dtype, *_ in self._con.execute(f'DESCRIBE "{table}"').fetchall():
             if dtype.strip('"') == "NULL":
-                self._con.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{name}" TYPE VARCHAR')
+                dtype = _null_type(table, name)
+                self._con.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{name}" TYPE {dtype}')
 
-    def read(self, table: str, where: str | None = None, params: Sequence[Any] = ()) -> pd.DataFrame:
+    def read(self, table: TableRef, where: str | None = None, params: Sequence[Any] = ()) -> pd.DataFrame:
         """The whole table (or the rows matching `where`) as a DataFrame; empty if it does not exist."""
+        name = _name(table)
         with self._lock:
-            if not self.has_table(table):
+            if not self.has_table(name):
                 return pd.DataFrame()
-            sql = f'SELECT * FROM "{table}"' + (f" WHERE {where}" if where else "")
+            sql = f'SELECT * FROM "{name}"' + (f" WHERE {where}" if where else "")
             return self._con.execute(sql, list(params)).df()
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         with self._lock:
             return self._con.execute(query, list(params)).df()
 
-    def delete(self, table: str, where: str, params: Sequence[Any] = ()) -> None:
+    def delete(self, table: TableRef, where: str, params: Sequence[Any] = ()) -> None:
+        name = _name(table)
         with self._lock:
-            if self.has_table(table):
-                self._con.execute(f'DELETE FROM "{table}" WHERE {where}', list(params))
+            if self.has_table(name):
+                self._con.execute(f'DELETE FROM "{name}" WHERE {where}', list(params))
 
-    def keys(self, table: str, cols: Sequence[str]) -> set[tuple[Any, ...]]:
-        """The distinct key tuples present: what is already done."""
+    def keys(self, table: TableRef, cols: Sequence[str] | None = None) -> set[tuple[Any, ...]]:
+        """The distinct key tuples present (by default of the declared key): what is already done."""
+        name = _name(table)
+        if cols is None:
+            spec = declared(table)
+            if spec is None:
+                raise ValueError(f"keys of {name!r}: the table is not declared; give the columns")
+            cols = spec.key
         with self._lock:
-            if not self.has_table(table):
+            if not self.has_table(name):
                 return set()
             sel = ", ".join(f'"{c}"' for c in cols)
-            return {tuple(r) for r in self._con.execute(f'SELECT DISTINCT {sel} FROM "{table}"').fetchall()}
+            return {tuple(r) for r in self._con.execute(f'SELECT DISTINCT {sel} FROM "{name}"').fetchall()}
 
-    def done(self, table: str, **key: Any) -> bool:
+    def done(self, table: TableRef, **key: Any) -> bool:
+        name = _name(table)
         with self._lock:
-            if not self.has_table(table):
+            if not self.has_table(name):
                 return False
             where = " AND ".join(f'"{k}" = ?' for k in key)
             return bool(
                 self._con.execute(
-                    f'SELECT 1 FROM "{table}" WHERE {where} LIMIT 1', list(key.values())
+                    f'SELECT 1 FROM "{name}" WHERE {where} LIMIT 1', list(key.values())
                 ).fetchall()
             )
 
-    def export(self, out_dir: str | Path, tables: Iterable[str] | None = None) -> list[Path]:
+    def export(self, out_dir: str | Path, tables: Iterable[TableRef] | None = None) -> list[Path]:
         """Every table as CSV and Parquet (for the report and for users without DuckDB)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +219,7 @@ class Store:
         for t in tables or self.tables():
             df = self.read(t)
             for ext in ("csv", "parquet"):
-                p = out / f"{t}.{ext}"
+                p = out / f"{_name(t)}.{ext}"
                 with atomic_write(p, "wb") as fh:
                     (df.to_csv if ext == "csv" else df.to_parquet)(fh, index=False)
                 written.append(p)

@@ -1,10 +1,10 @@
 """The analyse stage: attributions in, `category_shares`, `focus` and `tests` out.
 
 Reads the `attributions` made with the configured attribution options and the `cells` table; writes
-per-clause measures and every test family. Each write replaces what an earlier run wrote (per cell for
-the measure tables, per family for `tests`, in one transaction each) and removes rows an earlier run
-left for cells or families that no longer exist, so running twice gives identical tables. Families of
-other stages in `tests` (the scoring stage's `plateau:*`) are left alone.
+per-clause measures and every test family. The stage owns `category_shares`, `focus`, `tests` and
+`hypotheses` (`clauselens.tables`): each is replaced whole, in one transaction, so rows an earlier run
+left for cells or families that no longer exist do not linger and running twice gives identical
+tables.
 
 Confirmatory families (the declared questions, `hypotheses`; Holm over all of them): `rq1@<size>`,
 `rq2:<strategy>`, `rq3:<strategy>`. Exploratory families (Benjamini–Hochberg over all of them, pairs
@@ -37,15 +37,14 @@ from clauselens.labels import format_params
 from clauselens.records import Attribution, TestResult
 from clauselens.score.metrics import METRICS
 from clauselens.store import Store
+from clauselens.tables import ATTRIBUTIONS, CATEGORY_SHARES, CELLS, FOCUS, HYPOTHESES, SCORES, TESTS
 
-ANALYSIS_FAMILY_PREFIXES = ("strategy@", "pattern@", "agreement@", "scale:", "plateau:", "rq1@", "rq2:",
-                            "rq3:")
 _ATTRIBUTION_OPTIONS = ("method", "target", "perturbation", "unit")
 
 
 def load_attributions(store: Store, cfg: ExperimentConfig) -> list[Attribution]:
     """The stored attributions made with the configured options, sorted by (cell, clause)."""
-    table = store.read("attributions")
+    table = store.read(ATTRIBUTIONS)
     if table.empty:
         raise ValueError(f"{store.root}: the attributions table is empty or missing; "
                          "run the attribute stage first")
@@ -55,7 +54,7 @@ def load_attributions(store: Store, cfg: ExperimentConfig) -> list[Attribution]:
     for column, value in wanted.items():
         table = table[table[column] == value]
     if table.empty:
-        present = store.read("attributions")[list(wanted)].drop_duplicates().to_dict("records")
+        present = store.read(ATTRIBUTIONS)[list(wanted)].drop_duplicates().to_dict("records")
         raise ValueError(f"{store.root}: no attributions match the config's attribution options {wanted}; "
                          f"the store holds {present}")
     out = []
@@ -79,7 +78,7 @@ def load_attributions(store: Store, cfg: ExperimentConfig) -> list[Attribution]:
 
 def load_cells(store: Store, cfg: ExperimentConfig, cell_ids: set[str]) -> pd.DataFrame:
     """model, params, strategy, seed for each cell id; params missing in the table come from the config."""
-    cells = store.read("cells")
+    cells = store.read(CELLS)
     need = {"cell_id", "model", "params", "strategy"}
     lacking = sorted(need - set(cells.columns))
     if cells.empty or lacking:
@@ -192,26 +191,13 @@ def _tests(per_seed: pd.DataFrame, shares: pd.DataFrame, cells: pd.DataFrame,
             + plateau_rows(confirmatory + exploratory, acfg.alpha, params))
 
 
-def _replace_per_cell(store: Store, table: str, rows: pd.DataFrame) -> None:
-    if rows.empty:
-        store.delete(table, "TRUE")
-        return
-    store.upsert(table, rows, key=["cell_id"])  # one transaction: every old row of these cells goes
-    cells = sorted(rows["cell_id"].unique())
-    store.delete(table, f"cell_id NOT IN ({', '.join('?' * len(cells))})", cells)
-
-
 def _replace_families(store: Store, results: list[TestResult]) -> None:
     rows = pd.DataFrame([r.model_dump() for r in results])
     for col in ("statistic", "p", "p_adj", "effect", "ci_low", "ci_high", "min_p", "seed_spread"):
         rows[col] = rows[col].astype(float)
     for col in ("correction", "effect_name", "role", "verdict"):
         rows[col] = rows[col].astype("string")
-    store.upsert("tests", rows, key=["family"])
-    families = sorted(rows["family"].unique())
-    stale = " OR ".join("family LIKE ?" for _ in ANALYSIS_FAMILY_PREFIXES)
-    store.delete("tests", f"({stale}) AND family NOT IN ({', '.join('?' * len(families))})",
-                 [p + "%" for p in ANALYSIS_FAMILY_PREFIXES] + families)
+    store.replace(TESTS, rows)
 
 
 def _check_declared(cfg: ExperimentConfig) -> None:
@@ -231,8 +217,7 @@ def analyse_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> N
     `scores`, for the quality steps); the declared hypotheses are written first."""
     _check_declared(cfg)
     store.write_json("hypotheses.json", declared(cfg.analysis, cfg.config_hash()))
-    store.delete("hypotheses", "TRUE")
-    store.upsert("hypotheses", declared(cfg.analysis, cfg.config_hash()), key=["id"])
+    store.replace(HYPOTHESES, declared(cfg.analysis, cfg.config_hash()))
     attributions = load_attributions(store, cfg)
     cells = load_cells(store, cfg, {a.cell_id for a in attributions})
     categoriser = categoriser_for(cfg.analysis.lexicons)
@@ -245,7 +230,7 @@ def analyse_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> N
                         "value": float(focus[m])} for m in cfg.analysis.focus_metrics]
     shares = pd.DataFrame(share_rows)
     focus_table = pd.DataFrame(focus_rows, columns=["cell_id", "clause_id", "metric", "value"])
-    _replace_per_cell(store, "category_shares", shares)
-    _replace_per_cell(store, "focus", focus_table)
+    store.replace(CATEGORY_SHARES, shares)
+    store.replace(FOCUS, focus_table)
     per_seed = _per_seed(shares, focus_table, cells, cfg.analysis.size_categories)
-    _replace_families(store, _tests(per_seed, shares, cells, attributions, store.read("scores"), cfg))
+    _replace_families(store, _tests(per_seed, shares, cells, attributions, store.read(SCORES), cfg))

@@ -18,8 +18,8 @@ from typing import Any
 from clauselens.attribute.aggregate import aggregate, to_spans, to_words
 from clauselens.attribute.perturb import perturb
 from clauselens.attribute.render import Shading, attribution_html
-from clauselens.attribute.units import span_units, token_units, unit_kind, word_units
-from clauselens.records import Attribution
+from clauselens.attribute.rows import attribution_row
+from clauselens.attribute.units import span_units, token_units, word_units
 
 # The parts that run a model import torch: loaded on first use, so that aligning, aggregating and
 # rendering stored attributions (the report, a notebook) does not pay for it.
@@ -37,15 +37,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def attribution_row(attr: Attribution) -> dict[str, Any]:
-    """A row of table `attributions` (key: cell_id, clause_id, method, target, perturbation, unit)."""
-    return {
-        "cell_id": attr.cell_id, "clause_id": attr.clause_id, "method": attr.method, "target": attr.target,
-        "perturbation": attr.perturbation, "unit": attr.options.get("unit") or unit_kind(list(attr.units)),
-        "n_units": len(attr.units), "payload": attr.to_json(),
-    }
 
 
 __all__ = [

@@ -19,6 +19,17 @@ from clauselens.compare.robustness import runs_needed
 from clauselens.config import AttributionConfig, ExperimentConfig
 from clauselens.records import Attribution, Cell, Clause, RulePair
 from clauselens.store import Store
+from clauselens.tables import (
+    ABLATION_PER_CLAUSE,
+    ADAPTER_DELTA,
+    ATTRIBUTIONS,
+    CELLS,
+    GENERATIONS,
+    MODELS,
+    PAIRS,
+    QUANTISATION_PER_CLAUSE,
+    ROBUSTNESS_PER_CLAUSE,
+)
 
 FULL, FOUR_BIT = "full", "4bit"
 
@@ -66,12 +77,12 @@ class StageInputs:
 
 def read_inputs(store: Store, cfg: ExperimentConfig) -> StageInputs | None:
     """What the stage needs from the store; None when there is nothing to compare yet."""
-    pairs, cells, models, gens = (store.read(t) for t in ("pairs", "cells", "models", "generations"))
+    pairs, cells, models, gens = (store.read(t) for t in (PAIRS, CELLS, MODELS, GENERATIONS))
     if pairs.empty or cells.empty or models.empty or gens.empty:
         return None
-    for table, frame, need in (("cells", cells, {"cell_id", "model", "params", "strategy", "seed", "status"}),
-                               ("models", models, {"name", "path", "params"}),
-                               ("generations", gens, {"cell_id", "clause_id", "raw"})):
+    for table, frame, need in ((CELLS, cells, {"cell_id", "model", "params", "strategy", "seed", "status"}),
+                               (MODELS, models, {"name", "path", "params"}),
+                               (GENERATIONS, gens, {"cell_id", "clause_id", "raw"})):
         lacking = sorted(need - set(frame.columns))
         if lacking:
             raise ValueError(f"{store.root}: table {table} lacks column(s) {lacking}")
@@ -151,10 +162,10 @@ def plan_model(store: Store, cfg: ExperimentConfig, inputs: StageInputs, model: 
     a = cfg.attribution
     cells = [c for c in inputs.cells if c.model == model]
     work = ModelWork(model, {adapter_name(c): c for c in cells} | {c.cell_id: c for c in cells})
-    have_delta = store.keys("adapter_delta", ["cell_id", "clause_id"])
-    have_robust = store.keys("robustness_per_clause", ["cell_id", "clause_id"])
-    have_ablation = store.keys("ablation_per_clause", ["cell_id", "clause_id"])
-    have_split = store.keys("quantisation_per_clause", ["model", "seed", "clause_id"])
+    have_delta = store.keys(ADAPTER_DELTA, ["cell_id", "clause_id"])
+    have_robust = store.keys(ROBUSTNESS_PER_CLAUSE, ["cell_id", "clause_id"])
+    have_ablation = store.keys(ABLATION_PER_CLAUSE, ["cell_id", "clause_id"])
+    have_split = store.keys(QUANTISATION_PER_CLAUSE, ["model", "seed", "clause_id"])
     robust_ids = ({c.clause_id for c in inputs.clauses[:cfg.compare.robustness_clauses]}
                   if robustness else set())
     for cell in cells:
@@ -193,7 +204,7 @@ def plan_model(store: Store, cfg: ExperimentConfig, inputs: StageInputs, model: 
 
 
 def study_attributions(store: Store, cfg: ExperimentConfig) -> list[Attribution]:
-    table = store.read("attributions")
+    table = store.read(ATTRIBUTIONS)
     if table.empty:
         return []
     for column in ("method", "target", "perturbation", "unit"):

@@ -55,6 +55,23 @@ from clauselens.config import ConfigError, ExperimentConfig
 from clauselens.layout import RunLayout
 from clauselens.records import Attribution, Cell, Clause
 from clauselens.store import Store
+from clauselens.tables import (
+    ABLATION,
+    ABLATION_PER_CLAUSE,
+    ADAPTER_DELTA,
+    CATEGORY_SHARES,
+    CELLS,
+    CORRECTNESS_MODEL,
+    CROSS_MODEL_AGREEMENT,
+    FOCUS,
+    MODELS,
+    QUANTISATION_PER_CLAUSE,
+    QUANTISATION_SPLIT,
+    ROBUSTNESS,
+    ROBUSTNESS_PER_CLAUSE,
+    SCORES,
+    Table,
+)
 
 log = logging.getLogger("clauselens")
 
@@ -132,11 +149,11 @@ def _ablate(variant: Variant, cfg: ExperimentConfig, batch_size: int, clause: Cl
             mask_string=cfg.attribution.mask_string, tokenizer=tokenizer, lexicons=cfg.analysis.lexicons)
 
 
-def assemble(cfg: ExperimentConfig, work: ModelWork) -> dict[str, list]:
+def assemble(cfg: ExperimentConfig, work: ModelWork) -> dict[Table, list]:
     """Per-clause rows of every table from the computed attributions (missing inputs: row skipped)."""
     a = cfg.attribution
-    rows: dict[str, list[dict[str, Any]]] = {"adapter_delta": [], "robustness_per_clause": [],
-                                             "quantisation_per_clause": []}
+    rows: dict[Table, list[dict[str, Any]]] = {ADAPTER_DELTA: [], ROBUSTNESS_PER_CLAUSE: [],
+                                               QUANTISATION_PER_CLAUSE: []}
 
     def got(cell: Cell, cid: str, where: tuple[str, str | None], method: str = a.method,
             perturbation: str = a.perturbation, seed: int = 0) -> Attribution | None:
@@ -146,67 +163,50 @@ def assemble(cfg: ExperimentConfig, work: ModelWork) -> dict[str, list]:
         ft, base = got(cell, cid, native(cell)), got(cell, cid, base_of(cell))
         if ft is not None and base is not None:
             precision = "4bit-" + cfg.strategies.qlora.quant_type if cell.strategy == "qlora" else "full"
-            rows["adapter_delta"].append(adapter_delta(
+            rows[ADAPTER_DELTA].append(adapter_delta(
                 ft.model_copy(update={"cell_id": cell.cell_id}), base,
                 base_cell_id=f"{cell.model}/base/s{cell.seed}", base_precision=precision))
     for cell, cid in work.robustness:
         needed = runs_needed(a.perturbation)
         runs = {k: x for k in needed if (x := got(cell, cid, native(cell), *k)) is not None}
         if len(runs) == len(needed):
-            rows["robustness_per_clause"] += [{"cell_id": cell.cell_id, **r}
+            rows[ROBUSTNESS_PER_CLAUSE] += [{"cell_id": cell.cell_id, **r}
                                               for r in robustness_clause(runs, a.perturbation)]
     for lora, qlora, cid in work.quantisation:
         four = [x for c in (lora, qlora) for phase in (FULL, FOUR_BIT)
                 if (x := got(c, cid, (phase, adapter_name(c)))) is not None]
         if len(four) == 4:  # lora full, lora 4-bit, qlora full, qlora 4-bit
-            rows["quantisation_per_clause"] += [{"model": work.model, "seed": lora.seed, **r}
+            rows[QUANTISATION_PER_CLAUSE] += [{"model": work.model, "seed": lora.seed, **r}
                                                 for r in split_clause(PrecisionPair(*four))]
     return rows
-
-
-PER_CLAUSE_KEYS = {
-    "adapter_delta": ["cell_id", "clause_id"],
-    "ablation_per_clause": ["cell_id", "clause_id", "category"],
-    "robustness_per_clause": ["cell_id", "clause_id", "measure", "statistic"],
-    "quantisation_per_clause": ["model", "seed", "clause_id", "distance"],
-}
-
-
-def _replace(store: Store, table: str, rows: list[dict[str, Any]], key: list[str]) -> None:
-    """A derived table, replaced whole (stale rows of cells that are gone do not linger)."""
-    store.delete(table, "TRUE")
-    store.upsert(table, rows, key=key)
-
 
 
 def write_summaries(store: Store, cfg: ExperimentConfig) -> None:
     """Recompute every summary table from the per-clause tables and the analysis tables."""
     n_boot = cfg.scoring.bootstrap
-    ablation = store.read("ablation_per_clause")
+    # summary tables are derived: each is replaced whole, so stale rows of cells that are gone do not linger
+    ablation = store.read(ABLATION_PER_CLAUSE)
     if not ablation.empty:
-        _replace(store, "ablation", summarise_ablation(ablation, n_boot=n_boot), ["cell_id", "category"])
-    robustness = store.read("robustness_per_clause")
+        store.replace(ABLATION, summarise_ablation(ablation, n_boot=n_boot))
+    robustness = store.read(ROBUSTNESS_PER_CLAUSE)
     if not robustness.empty:
-        _replace(store, "robustness", summarise_robustness(robustness, n_boot=n_boot),
-                 ["cell_id", "measure", "statistic"])
-    split = store.read("quantisation_per_clause")
+        store.replace(ROBUSTNESS, summarise_robustness(robustness, n_boot=n_boot))
+    split = store.read(QUANTISATION_PER_CLAUSE)
     if not split.empty:
-        models = store.read("models")
+        models = store.read(MODELS)
         params = dict(zip(models["name"], models["params"].astype(float), strict=True))
-        _replace(store, "quantisation_split", summarise_split(split, params, n_boot=n_boot),
-                 ["model", "distance"])
-    cells = store.read("cells")
+        store.replace(QUANTISATION_SPLIT, summarise_split(split, params, n_boot=n_boot))
+    cells = store.read(CELLS)
     if cells.empty:
         return
-    scores, focus, shares = store.read("scores"), store.read("focus"), store.read("category_shares")
+    scores, focus, shares = store.read(SCORES), store.read(FOCUS), store.read(CATEGORY_SHARES)
     if not scores.empty:
         data = correctness_data(scores, focus, shares, cells)
-        _replace(store, "correctness_model", correctness_model(data), ["term"])
+        store.replace(CORRECTNESS_MODEL, correctness_model(data))
     attributions = study_attributions(store, cfg)
     if attributions:
         indexed = cells.drop_duplicates("cell_id").set_index("cell_id")
-        _replace(store, "cross_model_agreement", cross_model_agreement(attributions, indexed, n_boot=n_boot),
-                 ["cell_a", "cell_b", "unit"])
+        store.replace(CROSS_MODEL_AGREEMENT, cross_model_agreement(attributions, indexed, n_boot=n_boot))
 
 
 def compare_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> None:
@@ -227,7 +227,7 @@ def compare_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> N
             if work.empty():
                 continue
             ablation_rows = run_model(store, cfg, inputs, work, progress)  # fills work.results
-            rows = {"ablation_per_clause": ablation_rows, **assemble(cfg, work)}
+            rows = {ABLATION_PER_CLAUSE: ablation_rows, **assemble(cfg, work)}
             for table, table_rows in rows.items():
-                store.upsert(table, table_rows, key=PER_CLAUSE_KEYS[table])
+                store.upsert(table, table_rows)
     write_summaries(store, cfg)

@@ -22,6 +22,7 @@ from clauselens.report.answer_figures import lines_figure
 from clauselens.report.figures import FigureWriter
 from clauselens.report.html import Section, Trace, esc, is_missing, not_run, num
 from clauselens.report.run_data import RunData
+from clauselens.tables import CATEGORY_SHARES, FOCUS, SCORES, TESTS, Table
 
 KEY = ("family", "test", "metric", "groups")
 
@@ -31,7 +32,7 @@ def _key(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _n(r: dict[str, Any], col: str) -> str:
-    return num(r[col], Trace("tests", _key(r), col))
+    return num(r[col], Trace(TESTS.name, _key(r), col))
 
 
 def _p(r: dict[str, Any], claim: bool) -> str:
@@ -146,7 +147,7 @@ def answer_rq3(tests: pd.DataFrame, metric: str, alpha: float) -> tuple[str, str
     return verdict, f"{head}: {label} {'; '.join(parts)}."
 
 
-def _values(data: RunData, table: str, metric: str | list[str], column: str = "metric") -> pd.DataFrame:
+def _values(data: RunData, table: Table, metric: str | list[str], column: str = "metric") -> pd.DataFrame:
     df, why = data.cell_rows(table, (column,))
     if why:
         return pd.DataFrame()
@@ -156,13 +157,13 @@ def _values(data: RunData, table: str, metric: str | list[str], column: str = "m
 
 def _figures(data: RunData, cfg: ExperimentConfig, tests: pd.DataFrame, figures: FigureWriter) -> list[str]:
     acfg, out = cfg.analysis, []
-    focus = _values(data, "focus", acfg.focus_metric)
+    focus = _values(data, FOCUS, acfg.focus_metric)
     if not focus.empty:
         fig = lines_figure(focus, metric_label(acfg.focus_metric), "RQ1: focus per strategy and size")
         out.append(figures.embed(fig, "rq1_focus", "Focus metric per strategy and size with 95% intervals",
                                  f"RQ1: mean {esc(metric_label(acfg.focus_metric))} per clause, 95% interval "
                                  "over clauses."))
-    shares = _values(data, "category_shares", acfg.size_categories, "category")
+    shares = _values(data, CATEGORY_SHARES, acfg.size_categories, "category")
     if not shares.empty:
         summed = shares.groupby(["cell_id", "clause_id", "strategy", "params"], as_index=False)["share"].sum()
         fig = lines_figure(summed.rename(columns={"share": "value"}), "summed share",
@@ -170,7 +171,7 @@ def _figures(data: RunData, cfg: ExperimentConfig, tests: pd.DataFrame, figures:
         out.append(figures.embed(fig, "rq2_shares", "Share on the declared categories against model size",
                                  "RQ2: share of attribution on " + esc(", ".join(acfg.size_categories))
                                  + " per clause, 95% interval over clauses."))
-    quality = _values(data, "scores", acfg.quality_metric)
+    quality = _values(data, SCORES, acfg.quality_metric)
     if not quality.empty:
         bands = {}
         for r in tests[tests["family"].astype(str).str.startswith("rq3:") & (tests["test"] == "plateau")
@@ -189,10 +190,10 @@ def _figures(data: RunData, cfg: ExperimentConfig, tests: pd.DataFrame, figures:
 
 
 def answers_section(data: RunData, cfg: ExperimentConfig, figures: FigureWriter) -> Section:
-    why = data.not_run("tests", (*KEY, "p_adj", "role", "verdict"))
+    why = data.not_run(TESTS, (*KEY, "p_adj", "role", "verdict"))
     if why:
         return Section("answers", "Answers", not_run(f"{why}; run the analyse stage"))
-    tests = data.table("tests")
+    tests = data.table(TESTS)
     acfg = cfg.analysis
     answers = [
         ("RQ1", *answer_rq1(tests, acfg.focus_metric, acfg.alpha)),

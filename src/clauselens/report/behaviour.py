@@ -12,6 +12,7 @@ from clauselens.config import ExperimentConfig
 from clauselens.report.figures import Curve, FigureWriter, category_figure, faithfulness_figure, focus_figure
 from clauselens.report.html import Section, Trace, esc, not_run, num, table
 from clauselens.report.run_data import CELL_COLUMNS, RunData
+from clauselens.tables import CATEGORY_SHARES, CELLS, FAITHFULNESS, FOCUS
 
 X_KEYS, Y_KEYS, RANDOM_KEYS = ("fraction", "x", "fractions"), ("value", "y", "score", "values"), ("random",)
 
@@ -77,7 +78,7 @@ def _cell_pivot(
 
 
 def _categories(data: RunData, figures: FigureWriter) -> str:
-    shares, why = data.cell_rows("category_shares", ("clause_id", "category", "share"))
+    shares, why = data.cell_rows(CATEGORY_SHARES, ("clause_id", "category", "share"))
     if why:
         return not_run(why)
     out = [
@@ -109,7 +110,7 @@ def _categories(data: RunData, figures: FigureWriter) -> str:
 
 
 def _focus(data: RunData, cfg: ExperimentConfig, figures: FigureWriter) -> str:
-    focus, why = data.cell_rows("focus", ("clause_id", "metric", "value"))
+    focus, why = data.cell_rows(FOCUS, ("clause_id", "metric", "value"))
     if why:
         return not_run(why)
     present = set(focus["metric"])
@@ -126,7 +127,7 @@ def _focus(data: RunData, cfg: ExperimentConfig, figures: FigureWriter) -> str:
 
 
 def _faithfulness(data: RunData, figures: FigureWriter) -> str:
-    faith, why = data.cell_rows("faithfulness", ("clause_id", "curve"))
+    faith, why = data.cell_rows(FAITHFULNESS, ("clause_id", "curve"))
     if why:
         return not_run(why)
     out = []
@@ -160,8 +161,9 @@ def _faithfulness(data: RunData, figures: FigureWriter) -> str:
             mean = stats.loc[(c["cell_id"], curve)]
             rows.append(
                 [esc(c["model"]), esc(c["size"]), esc(c["strategy"]), esc(curve)]
-                + [num(mean[k], Trace("faithfulness", key, k, "mean")) for k in cols]
-                + [num(int(counts[(c["cell_id"], curve)]), Trace("faithfulness", key, "clause_id", "count"))]
+                + [num(mean[k], Trace(FAITHFULNESS.name, key, k, "mean")) for k in cols]
+                + [num(int(counts[(c["cell_id"], curve)]),
+                       Trace(FAITHFULNESS.name, key, "clause_id", "count"))]
             )
     out.append(
         table(
@@ -175,7 +177,7 @@ def _faithfulness(data: RunData, figures: FigureWriter) -> str:
 
 def behaviour_section(data: RunData, cfg: ExperimentConfig, figures: FigureWriter) -> Section:
     if data.cells().empty:
-        why = data.not_run("cells", CELL_COLUMNS) or "no cells"
+        why = data.not_run(CELLS, CELL_COLUMNS) or "no cells"
         return Section("behaviour", "Behaviour", not_run(why))
     body = (
         "<h3>What the models read: token categories</h3>"

@@ -14,16 +14,17 @@ from clauselens.report.html import Section, esc, not_run, page
 from clauselens.report.run_data import RunData
 from clauselens.report.statistics import KEY, significant, statistics_section, tests_table
 from clauselens.store import atomic_write
+from clauselens.tables import TESTS
 
 STATISTICS_PAGE = "statistics.html"
 SHOWN = 100  # exploratory rows on the main page; all of them are on the statistics page
 
 
 def exploratory_section(data: RunData, alpha: float) -> Section:
-    why = data.not_run("tests", (*KEY, "p", "role"))
+    why = data.not_run(TESTS, (*KEY, "p", "role"))
     if why:
         return Section("exploratory", "Exploratory results", not_run(why))
-    tests = data.table("tests")
+    tests = data.table(TESTS)
     rows = tests[(tests["role"] == "exploratory") & tests["p"].notna()]
     rows = rows.assign(_q=rows["p_adj"].fillna(rows["p"])).sort_values(["_q", *KEY], kind="stable")
     rows = rows.drop(columns="_q").reset_index(drop=True)

@@ -9,6 +9,7 @@ import pandas as pd
 from clauselens.config import ExperimentConfig
 from clauselens.report.html import Section, Trace, cell_value, esc, frame_table, not_run, num, table
 from clauselens.report.run_data import CELL_COLUMNS, RunData
+from clauselens.tables import CELLS, PAIRS, TRAINING
 
 RUN_FIELDS = ("name", "config_hash", "config_file", "git_commit", "started", "finished", "python", "platform")
 RUN_FIELDS += ("sandbox",)  # the rule sandbox layers active and missing for this run
@@ -108,10 +109,10 @@ def _run_and_config(data: RunData, cfg: ExperimentConfig) -> str:
 
 
 def _data_summary(data: RunData) -> str:
-    why = data.not_run("pairs", ("clause_id", "document", "kind"))
+    why = data.not_run(PAIRS, ("clause_id", "document", "kind"))
     if why:
         return not_run(why)
-    pairs = data.table("pairs")
+    pairs = data.table(PAIRS)
     split = "split" in pairs.columns
     kinds = sorted(pairs["kind"].unique())
     splits = [s for s in ("train", "val", "test") if split and s in set(pairs["split"])]
@@ -121,27 +122,28 @@ def _data_summary(data: RunData) -> str:
         row += [
             num(
                 int((g["kind"] == k).sum()),
-                Trace("pairs", {"document": doc, "kind": k}, "clause_id", "count"),
+                Trace(PAIRS.name, {"document": doc, "kind": k}, "clause_id", "count"),
             )
             for k in kinds
         ]
         row += [
             num(
                 int((g["split"] == s).sum()),
-                Trace("pairs", {"document": doc, "split": s}, "clause_id", "count"),
+                Trace(PAIRS.name, {"document": doc, "split": s}, "clause_id", "count"),
             )
             for s in splits
         ]
-        rows.append(row + [num(len(g), Trace("pairs", {"document": doc}, "clause_id", "count"))])
+        rows.append(row + [num(len(g), Trace(PAIRS.name, {"document": doc}, "clause_id", "count"))])
     total = ["<strong>all</strong>"]
     total += [
-        num(int((pairs["kind"] == k).sum()), Trace("pairs", {"kind": k}, "clause_id", "count")) for k in kinds
+        num(int((pairs["kind"] == k).sum()), Trace(PAIRS.name, {"kind": k}, "clause_id", "count"))
+        for k in kinds
     ]
     total += [
-        num(int((pairs["split"] == s).sum()), Trace("pairs", {"split": s}, "clause_id", "count"))
+        num(int((pairs["split"] == s).sum()), Trace(PAIRS.name, {"split": s}, "clause_id", "count"))
         for s in splits
     ]
-    rows.append(total + [num(len(pairs), Trace("pairs", {}, "clause_id", "count"))])
+    rows.append(total + [num(len(pairs), Trace(PAIRS.name, {}, "clause_id", "count"))])
     header = [
         "document",
         *(f"{esc(k)} clauses" for k in kinds),
@@ -154,27 +156,27 @@ def _data_summary(data: RunData) -> str:
 def _training(data: RunData) -> str:
     cells = data.cells()
     if cells.empty:
-        return not_run(data.not_run("cells", CELL_COLUMNS) or "no cells")
+        return not_run(data.not_run(CELLS, CELL_COLUMNS) or "no cells")
     parts = [
         frame_table(
             cells[
                 ["cell_id", "model", "params", "strategy", "seed", "status"]
                 + (["error"] if "error" in cells.columns else [])
             ],
-            "cells",
+            CELLS.name,
             ["cell_id"],
             caption="Cells of the grid (table cells)",
         )
     ]
-    why = data.not_run("training", ("cell_id",))
+    why = data.not_run(TRAINING, ("cell_id",))
     if why:
         return "".join(parts) + not_run(why)
-    train = data.table("training")
+    train = data.table(TRAINING)
     cols = [c for c in TRAINING_COLUMNS if c in train.columns]
     merged = cells[["cell_id", "size", "strategy"]].merge(train, on="cell_id", how="inner")
     rows = [
         [esc(r["cell_id"]), esc(r["size"]), esc(r["strategy"])]
-        + [cell_value(r[c], Trace("training", {"cell_id": r["cell_id"]}, c)) for c in cols]
+        + [cell_value(r[c], Trace(TRAINING.name, {"cell_id": r["cell_id"]}, c)) for c in cols]
         for r in merged.to_dict("records")
     ]
     parts.append(

@@ -12,6 +12,7 @@ from clauselens.report.figures import FigureWriter, StepMark, quality_figure
 from clauselens.report.html import Section, Trace, esc, frame_table, is_missing, not_run, num, table
 from clauselens.report.run_data import RunData
 from clauselens.report.statistics import adjusted_p, tests_table
+from clauselens.tables import SCORE_SUMMARY, TESTS
 
 SUMMARY_COLUMNS = ("metric", "subset", "mean", "ci_low", "ci_high")
 
@@ -21,8 +22,8 @@ def ordered_metrics(present: set[str], preferred: list[str]) -> list[str]:
 
 
 def plateau_rows(data: RunData) -> pd.DataFrame:
-    tests = data.table("tests")
-    if data.not_run("tests", ("family", "test", "metric", "groups")):
+    tests = data.table(TESTS)
+    if data.not_run(TESTS, ("family", "test", "metric", "groups")):
         return pd.DataFrame()
     return tests[tests["family"].astype(str).str.startswith(("plateau", "rq3:"))]
 
@@ -54,8 +55,8 @@ def step_marks(plateau: pd.DataFrame, data: RunData, alpha: float) -> list[StepM
 
 def _ci_cell(r: dict) -> str:
     key = {"cell_id": r["cell_id"], "metric": r["metric"], "subset": r["subset"]}
-    mean, lo, hi = (num(r[c], Trace("score_summary", key, c)) for c in ("mean", "ci_low", "ci_high"))
-    n = f" n={num(r['n'], Trace('score_summary', key, 'n'))}" if "n" in r else ""
+    mean, lo, hi = (num(r[c], Trace(SCORE_SUMMARY.name, key, c)) for c in ("mean", "ci_low", "ci_high"))
+    n = f" n={num(r['n'], Trace(SCORE_SUMMARY.name, key, 'n'))}" if "n" in r else ""
     return f'{mean} <span class="ci">[{lo}, {hi}]{n}</span>'
 
 
@@ -73,7 +74,7 @@ def _pivot(summary: pd.DataFrame, metrics: list[str], cells: pd.DataFrame, capti
 
 
 def quality_section(data: RunData, cfg: ExperimentConfig, figures: FigureWriter) -> Section:
-    summary, why = data.cell_rows("score_summary", SUMMARY_COLUMNS)
+    summary, why = data.cell_rows(SCORE_SUMMARY, SUMMARY_COLUMNS)
     if why:
         return Section("quality", "Quality", not_run(why))
     overall = summary[summary["subset"] == "all"]
@@ -120,7 +121,7 @@ def quality_section(data: RunData, cfg: ExperimentConfig, figures: FigureWriter)
         ]
         parts.append(
             "<details><summary>By clause kind (by document: tables/score_summary.csv)</summary>"
-            + frame_table(rest, "score_summary", ["cell_id", "metric", "subset"], cols)
+            + frame_table(rest, SCORE_SUMMARY.name, ["cell_id", "metric", "subset"], cols)
             + "</details>"
         )
     return Section("quality", "Quality", "".join(parts))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from clauselens.report.html import Section, Trace, esc, is_missing, num, table
 from clauselens.report.run_data import RunData
+from clauselens.tables import SCORE_SUMMARY
 
 DIAGNOSTICS = ("clause_dependence", "distinct_rules", "truncated")
 DISTINCT_BAR = 0.75
@@ -19,8 +20,8 @@ DISTINCT_BAR = 0.75
 
 def reading_rows(data: RunData) -> pd.DataFrame:
     """One row per cell: the diagnostics' mean and interval, and `reads` (dependence CI above 0)."""
-    summary = data.table("score_summary")
-    if data.not_run("score_summary", ("cell_id", "metric", "subset", "mean", "ci_low", "ci_high")):
+    summary = data.table(SCORE_SUMMARY)
+    if data.not_run(SCORE_SUMMARY, ("cell_id", "metric", "subset", "mean", "ci_low", "ci_high")):
         return pd.DataFrame()
     rows = summary[(summary["subset"] == "all") & summary["metric"].isin(DIAGNOSTICS)]
     if rows.empty:
@@ -54,7 +55,8 @@ def reading_section(data: RunData) -> Section:
     rows = data.with_cells(rows).sort_values(["params", "strategy"])
 
     def stat(row: dict, metric: str) -> str:
-        trace = Trace("score_summary", {"cell_id": row["cell_id"], "metric": metric, "subset": "all"}, "mean")
+        key = {"cell_id": row["cell_id"], "metric": metric, "subset": "all"}
+        trace = Trace(SCORE_SUMMARY.name, key, "mean")
         value = num(row[f"{metric}_mean"], trace)
         low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
         if metric == "clause_dependence" and not is_missing(low):

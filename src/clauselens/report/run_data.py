@@ -14,24 +14,26 @@ from typing import Any
 import pandas as pd
 
 from clauselens.labels import format_params, strategy_rank
-from clauselens.store import Store
+from clauselens.store import Store, TableRef
+from clauselens.tables import (
+    ATTRIBUTIONS,
+    CATEGORY_SHARES,
+    CELLS,
+    FAITHFULNESS,
+    FOCUS,
+    GENERATIONS,
+    HYPOTHESES,
+    PAIRS,
+    SCORE_SUMMARY,
+    SCORES,
+    TESTS,
+    TRAINING,
+)
 
 MANIFEST = "manifest.json"
 # Tables with a section of their own; any other table in the store is shown generically.
-KNOWN_TABLES = (
-    "pairs",
-    "cells",
-    "training",
-    "generations",
-    "scores",
-    "score_summary",
-    "attributions",
-    "faithfulness",
-    "category_shares",
-    "focus",
-    "tests",
-    "hypotheses",
-)
+KNOWN_TABLES = tuple(t.name for t in (PAIRS, CELLS, TRAINING, GENERATIONS, SCORES, SCORE_SUMMARY,
+                                     ATTRIBUTIONS, FAITHFULNESS, CATEGORY_SHARES, FOCUS, TESTS, HYPOTHESES))
 CELL_COLUMNS = ("cell_id", "model", "params", "strategy", "seed")
 
 
@@ -44,13 +46,16 @@ class RunData:
     manifest_error: str | None = None
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
-    def table(self, name: str) -> pd.DataFrame:
+    def table(self, table: TableRef) -> pd.DataFrame:
+        """A declared table (or any table by name), read once."""
+        name = str(table)
         if name not in self._tables:
             self._tables[name] = self.store.read(name)
         return self._tables[name]
 
-    def not_run(self, name: str, columns: tuple[str, ...] = ()) -> str | None:
-        """Why table `name` cannot feed a section (missing, empty, lacking columns), or None if it can."""
+    def not_run(self, table: TableRef, columns: tuple[str, ...] = ()) -> str | None:
+        """Why `table` cannot feed a section (missing, empty, lacking columns), or None if it can."""
+        name = str(table)
         df = self.table(name)
         if df.empty:
             return f"table `{name}` is missing or empty"
@@ -61,8 +66,8 @@ class RunData:
 
     def cells(self) -> pd.DataFrame:
         """The `cells` table ordered by size then strategy, with a `size` label; empty if unusable."""
-        df = self.table("cells")
-        if self.not_run("cells", CELL_COLUMNS):
+        df = self.table(CELLS)
+        if self.not_run(CELLS, CELL_COLUMNS):
             return pd.DataFrame(columns=[*CELL_COLUMNS, "size", "status"])
         df = df.copy()
         df["size"] = df["params"].map(format_params)
@@ -81,9 +86,10 @@ class RunData:
         own = [c for c in cells.columns if c in df.columns and c != "cell_id"]
         return df.drop(columns=own).merge(cells, on="cell_id", how="inner")
 
-    def cell_rows(self, name: str, columns: tuple[str, ...]) -> tuple[pd.DataFrame, str | None]:
-        """Table `name` joined to its cells, or the reason it cannot be shown."""
-        why = self.not_run(name, ("cell_id", *columns)) or self.not_run("cells", CELL_COLUMNS)
+    def cell_rows(self, table: TableRef, columns: tuple[str, ...]) -> tuple[pd.DataFrame, str | None]:
+        """`table` joined to its cells, or the reason it cannot be shown."""
+        name = str(table)
+        why = self.not_run(name, ("cell_id", *columns)) or self.not_run(CELLS, CELL_COLUMNS)
         if why:
             return pd.DataFrame(), why
         joined = self.with_cells(self.table(name))

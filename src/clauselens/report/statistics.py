@@ -13,6 +13,7 @@ import pandas as pd
 
 from clauselens.report.html import Section, Trace, cell_value, esc, is_missing, not_run, num, text
 from clauselens.report.run_data import RunData
+from clauselens.tables import TESTS
 
 KEY = ("family", "test", "metric", "groups")
 COLUMNS = (
@@ -42,7 +43,7 @@ def significant(row: dict[str, Any], alpha: float) -> bool:
 
 
 def sorted_tests(data: RunData) -> pd.DataFrame:
-    return data.table("tests").sort_values(list(KEY), kind="stable").reset_index(drop=True)
+    return data.table(TESTS).sort_values(list(KEY), kind="stable").reset_index(drop=True)
 
 
 def _key(r: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +53,8 @@ def _key(r: dict[str, Any]) -> dict[str, Any]:
 def sentence(r: dict[str, Any]) -> str:
     """The row's own sentence; a generated one naming the test where the row has none."""
     if isinstance(r.get("sentence"), str) and r["sentence"].strip():
-        return text(r["sentence"], Trace("tests", _key(r), "sentence"))
-    stat = num(r.get("statistic"), Trace("tests", _key(r), "statistic"))
+        return text(r["sentence"], Trace(TESTS.name, _key(r), "sentence"))
+    stat = num(r.get("statistic"), Trace(TESTS.name, _key(r), "statistic"))
     return f"{esc(r['family'])} · {esc(r['metric'])}: {esc(r['groups'])} ({esc(r['test'])}, statistic {stat})"
 
 
@@ -62,7 +63,7 @@ def tests_table(tests: pd.DataFrame, alpha: float, caption: str, anchors: bool =
     cols = [c for c in COLUMNS if c in tests.columns]
     bodies = []
     for i, r in zip(tests.index, tests.to_dict("records"), strict=True):
-        cells = "".join(f"<td>{cell_value(r[c], Trace('tests', _key(r), c))}</td>" for c in cols)
+        cells = "".join(f"<td>{cell_value(r[c], Trace(TESTS.name, _key(r), c))}</td>" for c in cols)
         sig = significant(r, alpha)
         mark = ' <span class="sig">significant</span>' if sig else ""
         anchor = f' id="test-{i}"' if anchors else ""
@@ -78,11 +79,11 @@ def tests_table(tests: pd.DataFrame, alpha: float, caption: str, anchors: bool =
 
 
 def statistics_section(data: RunData, alpha: float) -> Section:
-    why = data.not_run("tests", KEY)
+    why = data.not_run(TESTS, KEY)
     if why:
         return Section("statistics", "Statistics", not_run(why))
     tests = sorted_tests(data)
-    total = num(len(tests), Trace("tests", {}, "family", "count"))
+    total = num(len(tests), Trace(TESTS.name, {}, "family", "count"))
     body = (
         f"<p>{total} test(s); significant means corrected p &lt; α = {alpha} (raw p where the row "
         "stores no correction).</p>" + tests_table(tests, alpha, "Every statistical test (table tests)", True)
@@ -98,14 +99,14 @@ def _finding(i: int, r: dict[str, Any]) -> str:
         how = f"corrected, {esc(r['correction'])}" if not is_missing(r.get("correction")) else "corrected"
     return (
         f'<li class="sig-finding">{sentence(r)} <span class="ns">— {esc(r["test"])}, '
-        f"{col} = {num(r[col], Trace('tests', _key(r), col))} ({how}), "
+        f"{col} = {num(r[col], Trace(TESTS.name, _key(r), col))} ({how}), "
         f'<a href="#test-{i}">test row</a></span></li>'
     )
 
 
 def _no_difference(family: str, metric: str, g: pd.DataFrame, alpha: float) -> str:
     col = "p_adj" if "p_adj" in g.columns and g["p_adj"].notna().any() else "p"
-    smallest = num(g[col].min(), Trace("tests", {"family": family, "metric": metric}, col, "min"))
+    smallest = num(g[col].min(), Trace(TESTS.name, {"family": family, "metric": metric}, col, "min"))
     names = ", ".join(sorted({esc(t) for t in g["test"]}))
     return (
         f'<li class="ns-finding"><strong>No significant difference</strong>: {esc(family)}, '
@@ -115,7 +116,7 @@ def _no_difference(family: str, metric: str, g: pd.DataFrame, alpha: float) -> s
 
 
 def findings_section(data: RunData, alpha: float) -> Section:
-    why = data.not_run("tests", (*KEY, "p"))
+    why = data.not_run(TESTS, (*KEY, "p"))
     if why:
         return Section("findings", "Findings", not_run(why))
     tests = sorted_tests(data)
@@ -124,7 +125,7 @@ def findings_section(data: RunData, alpha: float) -> Section:
         sig = [(i, r) for i, r in zip(g.index, g.to_dict("records"), strict=True) if significant(r, alpha)]
         items += [_finding(i, r) for i, r in sig] or [_no_difference(family, metric, g, alpha)]
     n_sig = sum(significant(r, alpha) for r in tests.to_dict("records"))
-    total = num(len(tests), Trace("tests", {}, "family", "count"))
+    total = num(len(tests), Trace(TESTS.name, {}, "family", "count"))
     body = (
         f"<p>{n_sig} of {total} tests significant at α = {alpha}. Each finding below is the sentence of "
         f'the test that supports it.</p><ul class="findings">{"".join(items)}</ul>'

@@ -13,6 +13,7 @@ from clauselens.score.metrics import score_generations, selected_metrics
 from clauselens.score.notation import notation_for
 from clauselens.score.summary import summarise
 from clauselens.store import Store
+from clauselens.tables import CELLS, GENERATIONS, PAIRS, SCORE_SUMMARY, SCORES
 
 GENERATION_FIELDS = list(Generation.model_fields)
 
@@ -27,13 +28,13 @@ def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> Non
     """
     selected_metrics(cfg.scoring)  # an unknown metric name fails before any work
     notation = notation_for(cfg)  # a bad grammar fails before any work too
-    pairs_table = store.read("pairs")
+    pairs_table = store.read(PAIRS)
     if pairs_table.empty:
         raise ValueError(f"{store.root}: the store has no pairs; run the corpus stage first")
-    generations = store.read("generations")
+    generations = store.read(GENERATIONS)
     if generations.empty:
         return
-    done = store.keys("scores", ["cell_id", "clause_id"])
+    done = store.keys(SCORES, ["cell_id", "clause_id"])
     todo = generations[[(c, k) not in done for c, k in zip(generations["cell_id"], generations["clause_id"],
                                                            strict=True)]]
     if not todo.empty:
@@ -41,12 +42,11 @@ def score_run(store: Store, cfg: ExperimentConfig, progress: bool = True) -> Non
         records = [Generation(**{k: row[k] for k in GENERATION_FIELDS if k in row and not _missing(row[k])})
                    for row in todo.to_dict("records")]
         scored = score_generations(pairs, records, cfg.scoring, progress=progress, notation=notation)
-        store.upsert("scores", scored, key=["cell_id", "clause_id", "metric"])
-    scores, cells = store.read("scores"), store.read("cells")
+        store.upsert(SCORES, scored)
+    scores, cells = store.read(SCORES), store.read(CELLS)
     rows = pd.concat([scores, diagnostic_rows(generations)], ignore_index=True)
     summary = summarise(rows, pairs_table, cells, cfg.scoring)
-    store.delete("score_summary", "TRUE")
-    store.upsert("score_summary", summary, key=["cell_id", "metric", "subset"])
+    store.replace(SCORE_SUMMARY, summary)
 
 
 def _missing(value: object) -> bool:
