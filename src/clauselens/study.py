@@ -15,6 +15,7 @@ from clauselens.config import ExperimentConfig, ModelConfig
 from clauselens.layout import RunLayout
 from clauselens.records import Cell, RulePair
 from clauselens.store import Store
+from clauselens.tables import CELLS
 
 
 def plan_cells(cfg: ExperimentConfig, models: pd.DataFrame) -> list[Cell]:
@@ -68,10 +69,10 @@ class Study:
         return plan_cells(self.cfg, self.models())
 
     def done_cells(self) -> list[Cell]:
-        ok = self.store.keys("cells", ["cell_id", "status"])
+        ok = self.store.keys(CELLS, ["cell_id", "status"])
         return [c for c in self.cells() if (c.cell_id, "done") in ok]
 
     def failed_cells(self) -> dict[str, str]:
         """cell_id -> error of every cell the store records as failed."""
-        failed = self.store.read("cells", "status = 'failed'")
+        failed = self.store.read(CELLS, "status = 'failed'")
         return {} if failed.empty else dict(zip(failed["cell_id"], failed["error"].fillna(""), strict=True))

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from clauselens.attribute.rows import attribution_row
 from clauselens.config import ConfigError
 from clauselens.layout import CellLayout
 from clauselens.records import Attribution, RulePair
+from clauselens.tables import ATTRIBUTIONS, FAITHFULNESS, GENERATIONS
 
 if TYPE_CHECKING:
     from clauselens.study import Study
@@ -127,10 +129,8 @@ def attribute_run(study: Study, shard_size: int = 8) -> None:
     from clauselens.train import cell_task
 
     a = study.cfg.attribution
-    have = study.store.keys(
-        "attributions", ["cell_id", "clause_id", "method", "target", "perturbation", "unit"]
-    )
-    gens = study.store.read("generations")
+    have = study.store.keys(ATTRIBUTIONS)
+    gens = study.store.read(GENERATIONS)
     chosen = attribution_clauses(study)
     tasks, keys = [], []
     for c in study.done_cells():
@@ -165,24 +165,9 @@ def attribute_run(study: Study, shard_size: int = 8) -> None:
             log.error("attribution failed for %s: %s", outcome.key, outcome.error)
             return
         attrs, faith = outcome.value
-        study.store.upsert(
-            "attributions",
-            [
-                {
-                    "cell_id": x.cell_id,
-                    "clause_id": x.clause_id,
-                    "method": x.method,
-                    "target": x.target,
-                    "perturbation": x.perturbation,
-                    "unit": a.unit,
-                    "payload": x.to_json(),
-                }
-                for x in attrs
-            ],
-            key=["cell_id", "clause_id", "method", "target", "perturbation", "unit"],
-        )
+        study.store.upsert(ATTRIBUTIONS, [attribution_row(x, unit=a.unit) for x in attrs])
         if faith:
-            study.store.upsert("faithfulness", faith, key=["cell_id", "clause_id", "curve"])
+            study.store.upsert(FAITHFULNESS, faith)
 
     study.executor.map(attribute_task, tasks, keys, on_result=record, progress="attribute")
 

@@ -8,6 +8,7 @@ from clauselens.config import ConfigError, ExperimentConfig
 from clauselens.corpus.load import load_pairs
 from clauselens.records import RulePair
 from clauselens.store import Store
+from clauselens.tables import PAIRS
 
 
 def corpus_run(store: Store, cfg: ExperimentConfig) -> list[RulePair]:
@@ -16,17 +17,17 @@ def corpus_run(store: Store, cfg: ExperimentConfig) -> list[RulePair]:
     pairs = load_pairs(cfg.data, base, seed=cfg.seeds[0])
     if not any(p.split == "test" for p in pairs):
         raise ConfigError(f"{cfg.source_path}: data: the split leaves no test clauses")
-    store.upsert("pairs", [p.row() for p in pairs], key=["clause_id"])
+    store.upsert(PAIRS, [p.row() for p in pairs])
     keep = {p.clause.clause_id for p in pairs}
-    stale = set(store.read("pairs")["clause_id"]) - keep
+    stale = set(store.read(PAIRS)["clause_id"]) - keep
     for cid in stale:
-        store.delete("pairs", "clause_id = ?", [cid])
+        store.delete(PAIRS, "clause_id = ?", [cid])
     return pairs
 
 
 def read_pairs(store: Store) -> list[RulePair]:
     """The pairs the corpus stage stored."""
-    df = store.read("pairs")
+    df = store.read(PAIRS)
     if df.empty:
         raise ConfigError(f"{store.root}: no clause pairs in the store; run the corpus stage first")
     return [RulePair.from_row(r) for r in df.to_dict("records")]

@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from clauselens.records import Generation
+from clauselens.tables import GENERATIONS
 
 if TYPE_CHECKING:
     from clauselens.config import GenerationConfig
@@ -48,7 +49,7 @@ def generate_run(study: Study) -> None:
     from clauselens.train import cell_task
 
     tests = study.test_pairs()
-    have = study.store.keys("generations", ["cell_id", "clause_id"])
+    have = study.store.keys(GENERATIONS)
     tasks, keys = [], []
     for c in study.done_cells():
         missing = [p for p in tests if (c.cell_id, p.clause.clause_id) not in have]
@@ -58,9 +59,7 @@ def generate_run(study: Study) -> None:
 
     def record(outcome: Any) -> None:
         if outcome.ok:
-            study.store.upsert(
-                "generations", [g.model_dump() for g in outcome.value], key=["cell_id", "clause_id"]
-            )
+            study.store.upsert(GENERATIONS, [g.model_dump() for g in outcome.value])
         else:
             log.error("generation failed for %s: %s", outcome.key, outcome.error)
 

@@ -16,6 +16,7 @@ from clauselens.models.loading import count_parameters, load_causal_lm
 from clauselens.models.resolve import BUILTIN_PREFIX, pretrain_builtins, resolve_model
 from clauselens.records import RulePair
 from clauselens.store import Store
+from clauselens.tables import MODELS
 
 
 def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> list[str]:
@@ -39,7 +40,7 @@ def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> list[
 
 def models_run(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> pd.DataFrame:
     """Resolve every base model to a loadable path and record its parameter count (table `models`)."""
-    done = store.read("models")
+    done = store.read(MODELS)
     texts: list[str] | None = None
     builtin = [m.id[len(BUILTIN_PREFIX):] for m in cfg.models if m.id.startswith(BUILTIN_PREFIX)]
     if builtin:  # the rungs pretrain side by side; the loop below then finds them cached
@@ -63,5 +64,5 @@ def models_run(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair]) -
             params = count_parameters(model)[1]
             del model
         rows.append({"name": m.name, "id": m.id, "path": str(path), "params": int(params)})
-    store.upsert("models", rows, key=["name"])
-    return store.read("models")
+    store.upsert(MODELS, rows)
+    return store.read(MODELS)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from clauselens.config import ExperimentConfig, ModelConfig
 from clauselens.records import Cell, RulePair
+from clauselens.tables import CELLS, TRAINING
 
 if TYPE_CHECKING:
     from clauselens.study import Study
@@ -88,13 +89,12 @@ def train_run(study: Study) -> None:
     done = study.done_cells()
     todo = [c for c in study.cells() if c not in done]
     store.upsert(
-        "cells",
+        CELLS,
         [
             {**c.model_dump(), "cell_id": c.cell_id, "status": "pending", "error": None}
             for c in todo
-            if not store.done("cells", cell_id=c.cell_id)
+            if not store.done(CELLS, cell_id=c.cell_id)
         ],
-        key=["cell_id"],
     )
 
     def record(outcome: Any) -> None:
@@ -106,8 +106,8 @@ def train_run(study: Study) -> None:
             "error": outcome.error,
         }
         if outcome.ok:
-            store.upsert("training", [{"cell_id": cell.cell_id, **outcome.value}], key=["cell_id"])
-        store.upsert("cells", [row], key=["cell_id"])
+            store.upsert(TRAINING, [{"cell_id": cell.cell_id, **outcome.value}])
+        store.upsert(CELLS, [row])
 
     study.executor.map(
         train_task,
