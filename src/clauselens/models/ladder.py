@@ -9,10 +9,10 @@ of 64, the bitsandbytes 4-bit block size, so the QLoRA path quantizes every proj
 Sizes: about 0.33M, 0.82M and 1.44M parameters with the shared 3k vocabulary (ladder version 3).
 Every rung sees the same 600 x 16 x 256 tokens (mostly synthetic clause -> rule programs shaped like
 real clauses, some regulation prose and stdlib Python: `clauselens.models.synthetic`), so the rungs
-differ only in parameters. Version 2 (500 x 8 x 512, half the synthetic pairs, simple clauses) left m
-unable to tell one clause from another (docs/training.md); copying starts between steps 200 and 400. Larger rungs
-were measured to be too slow to pretrain and fine-tune inside the 20-minute quick start on two cores
-(docs/training.md); the three rungs pretrain in parallel processes. Changing any spec or the
+differ only in parameters. Version 2 (500 x 8 x 512, half the synthetic pairs, simple clauses) left
+m unable to tell one clause from another (docs/training.md); reading starts between steps 200 and 400.
+Larger rungs were measured to be too slow to pretrain and fine-tune inside the 20-minute quick start on
+two cores (docs/training.md); the three rungs pretrain in parallel processes. Changing any spec or the
 pretraining recipe must bump `LADDER_VERSION`, which is part of the cache key.
 """
 

@@ -44,8 +44,10 @@ SUFFIX_UNITS: dict[str, tuple[str, str]] = {
     "_l_s": ("l_s", " l/s"), "_kw": ("kw", " kW"), "_db": ("db", " dB"), "_l": ("l", " litres"),
     "_pct": ("pct", "%"), "_n": ("count", ""), "u_value": ("w_m2k", " W/m2K"),
 }
-MIN_PHRASES = ("at least {v}", "not less than {v}", "a minimum of {v}", "no less than {v}", "{v} or more")
-MAX_PHRASES = ("not more than {v}", "no more than {v}", "a maximum of {v}", "not exceeding {v}", "{v} or less")
+MIN_PHRASES = ("at least {v}", "not less than {v}", "a minimum of {v}", "no less than {v}",
+               "{v} or more")
+MAX_PHRASES = ("not more than {v}", "no more than {v}", "a maximum of {v}", "not exceeding {v}",
+               "{v} or less")
 TEMPLATES = (
     "The {noun} of {a_kind} should be {phrase}.",
     "{Kinds} should have a {noun} of {phrase}.",
@@ -160,7 +162,8 @@ def _preamble(rng: random.Random, kind: str, prop: str) -> str:
     return rng.choice(PREAMBLES).format(
         p=f"{rng.randint(0, 15)}.{rng.randint(1, 40)}", q=f"{rng.randint(0, 15)}.{rng.randint(1, 40)}",
         d=rng.randint(1, 40), e=rng.randint(1, 40), n=rng.randint(1, 12), n2=rng.randint(2, 18),
-        noun=_noun(re.sub(r"^(?:is|has)_", "", prop)), kind=words, A_kind=_article(words).capitalize(), req=rng.choice(REQUIREMENTS))
+        noun=_noun(re.sub(r"^(?:is|has)_", "", prop)), kind=words, A_kind=_article(words).capitalize(),
+        req=rng.choice(REQUIREMENTS))
 
 
 def synthetic_pair(rng: random.Random, index: int, prose: Sequence[str]) -> tuple[Clause, str]:
@@ -235,8 +238,8 @@ def pretraining_mix(prose: Sequence[str], train_rules: Sequence[str], test_claus
     limit into a rule is what the ladder must learn in 600 steps (docs/training.md, "The builtin model
     ladder"); prose (half the clean texts) and stdlib Python are a minority."""
     clean_prose = without_test_text(prose, test_clauses)
-    texts = (synthetic_texts(seed=seed, prose=clean_prose) + clean_prose[: int(len(clean_prose) * PROSE_SHARE)]
-             + list(train_rules) + stdlib_texts())
+    prose_part = clean_prose[: int(len(clean_prose) * PROSE_SHARE)]
+    texts = synthetic_texts(seed=seed, prose=clean_prose) + prose_part + list(train_rules) + stdlib_texts()
     random.Random(seed).shuffle(texts)
     return texts
 
