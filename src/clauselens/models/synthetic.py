@@ -19,6 +19,7 @@ Everything is seeded: the same inputs give the same texts, so the ladder's cache
 from __future__ import annotations
 
 import random
+import re
 import sysconfig
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,24 +30,40 @@ from clauselens.prompt import render_prompt
 from clauselens.records import Clause, RulePair
 from clauselens.rules.vocabulary import PROPERTIES
 
-N_SYNTHETIC = 4000
+N_SYNTHETIC = 8000
 STDLIB_MODULES = (
     "textwrap.py", "string.py", "fnmatch.py", "bisect.py", "heapq.py", "csv.py", "glob.py", "shlex.py",
     "fractions.py", "statistics.py", "colorsys.py", "difflib.py", "json/encoder.py", "json/decoder.py",
     "graphlib.py", "numbers.py", "operator.py", "queue.py",
 )
-STDLIB_MAX_CHARS = 400_000
+STDLIB_MAX_CHARS = 150_000
+PROSE_SHARE = 0.5  # the first half of the clean prose texts (about 120k tokens)
 
 SUFFIX_UNITS = PROPERTY_UNITS  # property suffix -> (canonical unit of `Check`, how a clause writes it)
-MIN_PHRASES = tuple(f"{p} {{v}}" for p in LOWER_BOUND_PHRASES)
-MAX_PHRASES = tuple(f"{p} {{v}}" for p in UPPER_BOUND_PHRASES)
+MIN_PHRASES = (*(f"{p} {{v}}" for p in LOWER_BOUND_PHRASES), "{v} or more")
+MAX_PHRASES = (*(f"{p} {{v}}" for p in UPPER_BOUND_PHRASES), "{v} or less")
 TEMPLATES = (
     "The {noun} of {a_kind} should be {phrase}.",
     "{Kinds} should have a {noun} of {phrase}.",
     "In all buildings, the {noun} of every {kind} should be {phrase}.",
     "Where {a_kind} is provided, its {noun} should be {phrase}.",
     "{A_kind} should be designed so that its {noun} is {phrase}.",
+    "The {kind} has a {noun} of {phrase}, when measured in accordance with Diagram {d}.",
+    "{A_kind} will meet the requirement if its {noun} is {phrase}.",
 )
+# sentences of the kind that surround a real clause's limit: paragraph and diagram references, counts,
+# storeys, the numbers a model must learn not to copy
+PREAMBLES = (
+    "One of the following approaches should be adopted, observing the restrictions described in "
+    "paragraphs {p} and {q}.",
+    "Guidance on the {noun} is given in Diagrams {d} and {e}.",
+    "{A_kind} should comply with all of the following.",
+    "The provisions of Section {n} and Table {p} apply to buildings of up to {n2} storeys.",
+    "Where the building has more than {n2} storeys, see paragraph {p}.",
+    "As described in paragraph {p}, the following applies to every {kind}.",
+    "{A_kind} will satisfy Requirement {req} if:",
+)
+REQUIREMENTS = ("B1", "B2", "B3", "C1", "F1", "H1", "K1", "K2", "M1", "M2", "M4(2)", "L1(a)")
 RANGE_TEMPLATES = (
     "The {noun} of {a_kind} should be between {low} and {high}.",
     "{Kinds} should have a {noun} between {low} and {high}.",
@@ -79,18 +96,21 @@ def _article(word: str) -> str:
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
-def _value(rng: random.Random, unit: str) -> int:
+def _value(rng: random.Random, unit: str) -> float:
     """A number with no tie to the property: the model must read it from the clause."""
+    if unit == "w_m2k":
+        return rng.choice([rng.randint(10, 60) / 100, rng.randint(1, 30) / 10])
     if unit == "mm":
-        return rng.choice([rng.randint(1, 99) * 10, rng.randint(1, 60) * 50, rng.randint(5, 999)])
+        return rng.choice([rng.randint(1, 99) * 10, rng.randint(1, 60) * 50, rng.randint(5, 999),
+                           rng.randint(10, 150) * 100])
     if unit == "min":
         return rng.choice([15, 30, 60, 90, 120, rng.randint(1, 240)])
     return rng.randint(1, 250)
 
 
-def _written(value: int, unit: str, written: str, rng: random.Random) -> str:
+def _written(value: float, unit: str, written: str, rng: random.Random) -> str:
     """The value as a clause writes it: mm sometimes in metres (the rule keeps millimetres)."""
-    if unit == "mm" and value % 100 == 0 and value >= 1000 and rng.random() < 0.4:
+    if unit == "mm" and value % 100 == 0 and value >= 1000 and rng.random() < 0.6:
         metres = value / 1000
         return f"{metres:g}m"
     return f"{value}{written}"
@@ -101,7 +121,7 @@ def _numeric_check(rng: random.Random, kind: str, prop: str) -> tuple[Check, str
     noun, words = _noun(prop), kind.replace("_", " ")
     label = f"{words} {noun}"
     fields = {"noun": noun, "kind": words, "a_kind": _article(words), "A_kind": _article(words).capitalize(),
-              "Kinds": f"{words.capitalize()}s"}
+              "Kinds": f"{words.capitalize()}s", "d": f"{rng.randint(1, 15)}.{rng.randint(1, 9)}"}
     op = rng.choices(["min", "max", "range"], weights=[45, 40, 15])[0]
     if op == "range":
         low = _value(rng, unit)
@@ -131,10 +151,21 @@ def _bool_check(rng: random.Random, kind: str, prop: str) -> tuple[Check, str]:
     return Check(kind, prop, "is", label, expected=expected), rng.choice(BOOL_TEMPLATES).format(**fields)
 
 
+def _preamble(rng: random.Random, kind: str, prop: str) -> str:
+    words = kind.replace("_", " ")
+    return rng.choice(PREAMBLES).format(
+        p=f"{rng.randint(0, 15)}.{rng.randint(1, 40)}", q=f"{rng.randint(0, 15)}.{rng.randint(1, 40)}",
+        d=rng.randint(1, 40), e=rng.randint(1, 40), n=rng.randint(1, 12), n2=rng.randint(2, 18),
+        noun=_noun(re.sub(r"^(?:is|has)_", "", prop)), kind=words, A_kind=_article(words).capitalize(),
+        req=rng.choice(REQUIREMENTS))
+
+
 def synthetic_pair(rng: random.Random, index: int, prose: Sequence[str]) -> tuple[Clause, str]:
-    """One synthetic (clause, reference rule): one or two checks, sometimes wrapped in real prose."""
+    """One synthetic (clause, reference rule) shaped like a real clause: one to three checks, often after
+    a preamble with paragraph, diagram and storey numbers (distractors), items lettered as in the
+    Approved Documents, limits in metres where the rule keeps millimetres, sometimes after real prose."""
     checks, sentences = [], []
-    for _ in range(1 if rng.random() < 0.8 else 2):
+    for _ in range(rng.choices([1, 2, 3], weights=[55, 30, 15])[0]):
         kind = rng.choice(sorted(PROPERTIES))
         candidates = [p for p in PROPERTIES[kind] if p.startswith(("is_", "has_")) or unit_of(p)]
         if not candidates:
@@ -147,7 +178,11 @@ def synthetic_pair(rng: random.Random, index: int, prose: Sequence[str]) -> tupl
         sentences.append(sentence)
     if not checks:
         return synthetic_pair(rng, index, prose)
-    if prose and rng.random() < 0.3:
+    if len(sentences) > 1 and rng.random() < 0.4:
+        sentences = [f"{'abcdefgh'[i]}. {x}" for i, x in enumerate(sentences)]
+    if rng.random() < 0.5:
+        sentences.insert(0, _preamble(rng, checks[0].kind, checks[0].prop))
+    if prose and rng.random() < 0.25:
         sentences.insert(0, rng.choice(prose)[:300].strip())
     doc = rng.choice(DOCUMENTS)
     clause = Clause(clause_id=f"synthetic:{index}", document=doc,
@@ -191,9 +226,14 @@ def without_test_text(texts: Iterable[str], test_clauses: Iterable[str]) -> list
 
 def pretraining_mix(prose: Sequence[str], train_rules: Sequence[str], test_clauses: Sequence[str],
                     seed: int = 0) -> list[str]:
-    """The ladder's pretraining texts: synthetic pairs, prose without test clauses, rules, stdlib."""
+    """The ladder's pretraining texts: synthetic pairs, prose without test clauses, rules, stdlib.
+
+    Synthetic clause -> rule pairs are about 80 % of the tokens: copying a clause's kind, property and
+    limit into a rule is what the ladder must learn in 600 steps (docs/training.md, "The builtin model
+    ladder"); prose (half the clean texts) and stdlib Python are a minority."""
     clean_prose = without_test_text(prose, test_clauses)
-    texts = synthetic_texts(seed=seed, prose=clean_prose) + clean_prose + list(train_rules) + stdlib_texts()
+    prose_part = clean_prose[: int(len(clean_prose) * PROSE_SHARE)]
+    texts = synthetic_texts(seed=seed, prose=clean_prose) + prose_part + list(train_rules) + stdlib_texts()
     random.Random(seed).shuffle(texts)
     return texts
 
