@@ -20,10 +20,11 @@ from clauselens.layout import RunLayout
 from clauselens.manifest import finish_manifest, start_manifest
 from clauselens.store import Store
 from clauselens.study import Study
+from clauselens.tables import STAGES as TABLE_OWNERS
 
 log = logging.getLogger("clauselens")
 
-STAGES = ("corpus", "models", "train", "generate", "score", "attribute", "analyse", "compare", "report")
+STAGES = (*TABLE_OWNERS, "report")  # the stages that own store tables, in order, then the report
 
 
 def open_store(cfg: ExperimentConfig) -> Store:

@@ -172,6 +172,13 @@ class VerdictTarget(GenerationTarget):
         return np.asarray([verdict_agreement(self.reference, v) for v in verdicts]).reshape(-1, 1)
 
 
+def _require(target: str, **fns: Callable[..., Any] | None) -> None:
+    """A regenerating target cannot run without the functions it calls: say which one is missing."""
+    for arg, fn in fns.items():
+        if fn is None:
+            raise ValueError(f"attribution.target = {target!r} regenerates outputs and needs {arg}")
+
+
 @TARGETS.register("logprob")
 def _logprob_target(*, model: torch.nn.Module, tokenizer: object, batch_size: int, common: dict[str, Any],
                     **_: Any) -> Target:
@@ -182,20 +189,14 @@ def _logprob_target(*, model: torch.nn.Module, tokenizer: object, batch_size: in
 @TARGETS.register("similarity")
 def _similarity_target(*, batch_size: int, common: dict[str, Any], generate_fn: GenerateFn | None,
                        similarity_fn: SimilarityFn | None, **_: Any) -> Target:
-    if generate_fn is None:
-        raise ValueError("attribution.target = 'similarity' regenerates outputs: pass generate_fn")
-    if similarity_fn is None:
-        raise ValueError("attribution.target = 'similarity' needs similarity_fn")
+    _require("similarity", generate_fn=generate_fn, similarity_fn=similarity_fn)
     return SimilarityTarget(similarity_fn, generate_fn=generate_fn, batch_size=batch_size, **common)
 
 
 @TARGETS.register("verdict")
 def _verdict_target(*, batch_size: int, common: dict[str, Any], generate_fn: GenerateFn | None,
                     verdict_fn: VerdictFn | None, **_: Any) -> Target:
-    if generate_fn is None:
-        raise ValueError("attribution.target = 'verdict' regenerates outputs: pass generate_fn")
-    if verdict_fn is None:
-        raise ValueError("attribution.target = 'verdict' needs verdict_fn")
+    _require("verdict", generate_fn=generate_fn, verdict_fn=verdict_fn)
     return VerdictTarget(verdict_fn, generate_fn=generate_fn, batch_size=batch_size, **common)
 
 
