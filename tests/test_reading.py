@@ -154,4 +154,13 @@ def test_report_flags_a_cell_that_does_not_read(tmp_path) -> None:  # noqa: ANN0
     assert unread_cells(data) == ["m/lora/s0"]
     html = reading_section(data).body
     assert html.count("<strong>no:") == 1
+    assert "but not its limits" not in html  # constraint_match not measured: no claim either way
+    store.upsert(SCORE_SUMMARY, [
+        {"cell_id": "m/fft/s0", "metric": "constraint_match", "subset": "quantitative", "mean": 0.25,
+         "ci_low": 0.0, "ci_high": 0.5, "n": 8},
+        {"cell_id": "m/fft/s0", "metric": "constraint_match", "subset": "all", "mean": 0.9, "ci_low": 0.8,
+         "ci_high": 1.0, "n": 8},  # the quantitative subset is the one shown, not `all`
+    ])
+    html = reading_section(load_run_data(store)).body
+    assert html.count("but not its limits") == 1 and "0.25" in html
     store.close()

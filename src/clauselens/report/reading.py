@@ -3,7 +3,9 @@
 A model that writes the same rule whatever the clause has nothing in its input to attribute, so every
 attribution, focus and category finding drawn from it describes noise. The evidence per cell comes from
 `score_summary` (subset `all`): `clause_dependence` (log-probability gain of the cell's own rule under
-its own clause; its 95 % bootstrap interval must exclude 0), `distinct_rules` and `truncated`.
+its own clause; its 95 % bootstrap interval must exclude 0), `distinct_rules` and `truncated`. A model can
+read a clause for what to check and still not for its limits, so `constraint_match` on the quantitative
+clauses stands beside them, and a "yes" says so when the model reproduces fewer than half of the limits.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from clauselens.tables import SCORE_SUMMARY
 
 DIAGNOSTICS = ("clause_dependence", "distinct_rules", "truncated")
 DISTINCT_BAR = 0.75
+LIMITS_BAR = 0.5  # share of the reference's numeric constraints reproduced (`constraint_match`)
 
 
 def reading_rows(data: RunData) -> pd.DataFrame:
@@ -35,6 +38,9 @@ def reading_rows(data: RunData) -> pd.DataFrame:
             if f"{m}_{stat}" not in wide.columns:
                 wide[f"{m}_{stat}"] = float("nan")
     wide["reads"] = wide["clause_dependence_ci_low"].fillna(float("-inf")) > 0
+    limits = summary[(summary["subset"] == "quantitative") & (summary["metric"] == "constraint_match")]
+    wide["constraint_match_mean"] = wide["cell_id"].map(dict(zip(limits["cell_id"], limits["mean"],
+                                                                 strict=True)))
     return wide
 
 
@@ -69,15 +75,23 @@ def reading_section(data: RunData) -> Section:
         distinct = row["distinct_rules_mean"]
         if row["reads"] and not is_missing(distinct) and distinct < DISTINCT_BAR:
             verdict += f" (but fewer than {DISTINCT_BAR:.0%} of clauses get their own rule)"
+        limits = row["constraint_match_mean"]
+        if row["reads"] and not is_missing(limits) and limits < LIMITS_BAR:
+            verdict += (" (but not its limits: it reproduces fewer than half of the clauses' numeric "
+                        "constraints)")
+        key = {"cell_id": row["cell_id"], "metric": "constraint_match", "subset": "quantitative"}
+        limits_cell = num(limits, Trace(SCORE_SUMMARY.name, key, "mean"))
         body.append([esc(row["model"]), esc(row["size"]), esc(row["strategy"]),
-                     *(stat(row, m) for m in DIAGNOSTICS), verdict])
+                     *(stat(row, m) for m in DIAGNOSTICS), limits_cell, verdict])
     intro = ("<p>A model reads the clause when its own rule is likelier after its own clause than after "
              "other test clauses: <code>clause_dependence</code> (mean log-probability gain per token, 95 % "
              "bootstrap interval) must be above 0. <code>distinct_rules</code> is the share of clauses whose "
              "rule differs from the cell's most common rule; <code>truncated</code> the share cut off by "
-             "<code>max_new_tokens</code>.</p>")
+             "<code>max_new_tokens</code>; <code>constraint_match</code> the share of the reference rule's "
+             "numeric constraints (value, unit, comparator) the rule reproduces, on the quantitative clauses."
+             "</p>")
     header = ["model", "size", "strategy", "clause_dependence [95 % CI]", "distinct_rules", "truncated",
-              "reads the clause?"]
+              "constraint_match (quantitative)", "reads the clause?"]
     return Section("reading", "Does each model read the clause?", intro + table(header, body))
 
 
