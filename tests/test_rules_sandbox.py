@@ -294,3 +294,37 @@ def test_one_call_is_fast() -> None:
         assert run_rule(GOOD_RULE, [DOORS]).ok
         times.append(time.perf_counter() - start)
     assert statistics.median(times) < 1.0, times
+
+
+def test_buildings_are_parsed_one_at_a_time(tmp_path, monkeypatch):
+    """ifcopenshell is not thread-safe (two parses at once crashed the score stage's thread pool), so
+    `building_data` lets one thread at a time into the parser, whatever the caller's pool."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from clauselens.rules import ifc
+
+    inside, most = 0, 0
+    guard = threading.Lock()
+
+    def slow_read(path):
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.05)
+        with guard:
+            inside -= 1
+        return {"name": str(path)}
+
+    monkeypatch.setattr(ifc, "read_ifc", slow_read)
+    ifc._read_cached_file.cache_clear()
+    paths = [tmp_path / f"b{i}.ifc" for i in range(6)]
+    for p in paths:
+        p.write_text("ISO-10303-21;")
+    with ThreadPoolExecutor(6) as pool:
+        names = list(pool.map(lambda p: ifc.building_data(p)["name"], paths))
+    ifc._read_cached_file.cache_clear()
+    assert names == [str(p.resolve()) for p in paths]
+    assert most == 1

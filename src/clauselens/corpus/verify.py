@@ -9,7 +9,6 @@ looks at the wrong element kind would otherwise pass vacuously). A quantitative 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,9 +36,6 @@ def _seeded_sample(pairs: list[RulePair], n: int | None) -> list[RulePair]:
     return [p for p in pairs if p.clause.clause_id in keep]
 
 
-_IFC_LOCK = threading.Lock()  # fixtures are built and parsed one at a time (ifcopenshell, shared cache)
-
-
 def _check(pair: RulePair, timeout_s: float) -> tuple[str | None, int]:
     """Why the pair fails (or None), and how many fixtures were run."""
     names = [f.get("name") for f in pair.fixtures]
@@ -48,8 +44,7 @@ def _check(pair: RulePair, timeout_s: float) -> tuple[str | None, int]:
     if not pair.fixtures:
         return None, 0
     try:
-        with _IFC_LOCK:
-            buildings: list[BuildingModel] = [load_building(f["building"]) for f in pair.fixtures]
+        buildings: list[BuildingModel] = [load_building(f["building"]) for f in pair.fixtures]
     except (KeyError, ValueError) as exc:
         return f"bad fixture building: {exc}", 0
     return _verdicts(pair, buildings, timeout_s), len(buildings)

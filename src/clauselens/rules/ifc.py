@@ -28,6 +28,7 @@ import collections
 import functools
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -217,8 +218,18 @@ def fixture_path(spec: dict[str, Any]) -> Path:
     return path
 
 
+# ifcopenshell is not thread-safe: two threads parsing at once (score runs sandboxed rules from a thread
+# pool) crashed the process in libifcopenshell.parse.so. Every build and parse goes through this lock.
+IFC_LOCK = threading.RLock()
+
+
 def building_data(source: str | Path | dict[str, Any] | BuildingModel) -> dict[str, Any]:
     """Plain data of a building given as an IFC path, a spec or a model (parsed once per process)."""
+    with IFC_LOCK:
+        return _building_data(source)
+
+
+def _building_data(source: str | Path | dict[str, Any] | BuildingModel) -> dict[str, Any]:
     if isinstance(source, BuildingModel):
         return source.to_dict()
     if isinstance(source, dict):
