@@ -328,3 +328,14 @@ def test_buildings_are_parsed_one_at_a_time(tmp_path, monkeypatch):
     ifc._read_cached_file.cache_clear()
     assert names == [str(p.resolve()) for p in paths]
     assert most == 1
+
+
+def test_fixture_cache_follows_the_clauselens_cache(tmp_path, monkeypatch):
+    """An empty CLAUSELENS_CACHE means a cold run for IFC fixtures too; CLAUSELENS_CACHE_DIR still wins."""
+    from clauselens.rules import ifc
+
+    monkeypatch.delenv("CLAUSELENS_CACHE_DIR", raising=False)
+    monkeypatch.setenv("CLAUSELENS_CACHE", str(tmp_path / "c"))
+    assert ifc.cache_dir() == tmp_path / "c" / "ifc"
+    monkeypatch.setenv("CLAUSELENS_CACHE_DIR", str(tmp_path / "own"))
+    assert ifc.cache_dir() == tmp_path / "own"

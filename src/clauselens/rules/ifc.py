@@ -203,9 +203,12 @@ def _parent_id(entity: ifcopenshell.entity_instance, ids: dict[int, str]) -> str
 
 
 def cache_dir() -> Path:
-    """Where built fixtures are cached: $CLAUSELENS_CACHE_DIR, else $XDG_CACHE_HOME/clauselens/ifc."""
+    """Where built fixtures are cached: $CLAUSELENS_CACHE_DIR, else `ifc/` in the clauselens cache
+    ($CLAUSELENS_CACHE, as for the ladder), else $XDG_CACHE_HOME/clauselens/ifc."""
     if os.environ.get("CLAUSELENS_CACHE_DIR"):
         return Path(os.environ["CLAUSELENS_CACHE_DIR"])
+    if os.environ.get("CLAUSELENS_CACHE"):
+        return Path(os.environ["CLAUSELENS_CACHE"]) / "ifc"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clauselens" / "ifc"
 
 
