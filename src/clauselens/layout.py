@@ -20,6 +20,7 @@ Paths are absolute, so Ray workers with another working directory find them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,12 @@ from clauselens.store import DB_NAME
 CELLS = "cells"
 REPORT = "report"
 WEIGHTS_DIR = {"fft": "model", "lora": "adapter", "qlora": "adapter"}
+
+
+def cache_root() -> Path:
+    """The clauselens cache shared by runs (ladder, families, IFC fixtures): $CLAUSELENS_CACHE, else
+    ~/.cache/clauselens."""
+    return Path(os.environ.get("CLAUSELENS_CACHE") or Path.home() / ".cache" / "clauselens")
 
 
 def cell_folder_name(cell_id: str) -> str:

@@ -32,6 +32,7 @@ from filelock import FileLock
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from clauselens.config import ConfigError
+from clauselens.layout import cache_root
 from clauselens.models.ladder import decoder_shape
 
 FAMILY_PREFIX = "family:"
@@ -88,7 +89,7 @@ FAMILIES: dict[str, FamilySpec] = {
 
 
 def _cache(cache_dir: Path | None) -> Path:
-    return cache_dir or Path(os.environ.get("CLAUSELENS_CACHE") or Path.home() / ".cache" / "clauselens")
+    return cache_dir or cache_root()
 
 
 def tokenizer_dir(name: str, cache_dir: Path | None = None) -> Path:

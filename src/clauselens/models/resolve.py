@@ -22,16 +22,13 @@ from pathlib import Path
 from filelock import FileLock
 
 from clauselens.config import ConfigError, ModelConfig
+from clauselens.layout import cache_root
 from clauselens.models.families import FAMILY_PREFIX, family_dir
 from clauselens.models.ladder import LADDER, LADDER_VERSION
 from clauselens.models.pretrain import pretrain
 
 BUILTIN_PREFIX = "builtin:"
 LADDER_META = "ladder.json"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("CLAUSELENS_CACHE") or Path.home() / ".cache" / "clauselens")
 
 
 def texts_hash(texts: Sequence[str]) -> str:
@@ -48,7 +45,7 @@ def ladder_dir(name: str, texts: Sequence[str], cache_dir: Path | None = None) -
     """Where the ladder model `name` pretrained on `texts` is (or will be) cached."""
     spec = LADDER[name]
     key = hashlib.sha256(f"{spec.fingerprint()}:{texts_hash(texts)}".encode()).hexdigest()[:16]
-    return (cache_dir or default_cache_dir()) / "ladder" / f"{name}-v{LADDER_VERSION}-{key}"
+    return (cache_dir or cache_root()) / "ladder" / f"{name}-v{LADDER_VERSION}-{key}"
 
 
 def resolve_model(

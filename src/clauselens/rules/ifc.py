@@ -41,6 +41,7 @@ import ifcopenshell.api.unit
 import ifcopenshell.guid
 import ifcopenshell.util.element
 
+from ..layout import cache_root
 from ..store import atomic_write
 from .building import SPACE_KINDS, BuildingModel
 from .fixture import spec_hash, validate_spec
@@ -208,7 +209,7 @@ def cache_dir() -> Path:
     if os.environ.get("CLAUSELENS_CACHE_DIR"):
         return Path(os.environ["CLAUSELENS_CACHE_DIR"])
     if os.environ.get("CLAUSELENS_CACHE"):
-        return Path(os.environ["CLAUSELENS_CACHE"]) / "ifc"
+        return cache_root() / "ifc"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clauselens" / "ifc"
 
 
