@@ -17,9 +17,9 @@ import clauselens.compare.bank as bank_module
 from clauselens.attribute import attribution_row, word_units
 from clauselens.compare import compare_run
 from clauselens.config import ExperimentConfig
+from clauselens.layout import RunLayout
 from clauselens.prompt import INSTRUCTION
 from clauselens.records import Attribution, Cell, Clause, RulePair
-from clauselens.run import cell_dir
 from clauselens.store import Store
 from clauselens.tables import (
     ABLATION,
@@ -86,7 +86,7 @@ def study(tmp_path_factory: pytest.TempPathFactory):
     cells = [Cell(model="tiny", params=90_000, strategy=s, seed=0) for s in ("base", "fft", "lora", "qlora")]
     for cell in cells[1:]:
         train_cell(cfg, cfg.models[0], str(root / "base"), cell.strategy, 0, pairs,
-                   cell_dir(store, cell.cell_id), progress=False)
+                   RunLayout(store.root).cell_dir(cell.cell_id), progress=False)
     store.upsert(CELLS, [{**c.model_dump(), "cell_id": c.cell_id, "status": "done", "error": None}
                          for c in cells])
     tests = [p for p in pairs if p.split == "test"]
@@ -178,7 +178,7 @@ def test_compare_skips_a_cell_whose_adapter_is_missing(study, caplog):
     store, cfg = study
     if store.read(ADAPTER_DELTA).empty:
         compare_run(store, cfg, progress=False)
-    folder = cell_dir(store, "tiny/qlora/s0")
+    folder = RunLayout(store.root).cell_dir("tiny/qlora/s0")
     shutil.move(folder / "adapter", folder.parent / "qlora-adapter-away")
     try:
         store.delete(ADAPTER_DELTA, "cell_id = ?", ["tiny/qlora/s0"])

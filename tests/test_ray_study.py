@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import psutil
@@ -21,7 +20,8 @@ import pytest
 import ray
 
 from clauselens.config import load_config
-from clauselens.run import cell_dir, run_study
+from clauselens.layout import RunLayout
+from clauselens.run import run_study
 from clauselens.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ class WorkerKiller(threading.Thread):
 def ray_run(ray_session, tmp_path_factory) -> tuple[Path, WorkerKiller]:
     out = tmp_path_factory.mktemp("ray") / "study"
     cfg = load_config(TINY, {"output_dir": str(out), "executor.kind": "ray"})
-    killer = WorkerKiller(cell_dir(SimpleNamespace(root=out), VICTIM), VICTIM)
+    killer = WorkerKiller(RunLayout(out).cell_dir(VICTIM), VICTIM)
     killer.start()
     try:
         run_study(cfg)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from clauselens.config import ConfigError, ExperimentConfig
-from clauselens.layout import RunLayout
 from clauselens.manifest import finish_manifest, start_manifest
 from clauselens.store import Store
 from clauselens.study import Study
@@ -29,11 +28,6 @@ STAGES = (*TABLE_OWNERS, "report")  # the stages that own store tables, in order
 
 def open_store(cfg: ExperimentConfig) -> Store:
     return Store(Path(cfg.output_dir))
-
-
-def cell_dir(store: Store, cell_id: str) -> Path:
-    """A cell's folder (`clauselens.layout.RunLayout.cell_dir`); absolute, for Ray workers."""
-    return RunLayout(store.root).cell_dir(cell_id)
 
 
 @dataclass
