@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clauselens.config import ExperimentConfig
+from clauselens.layout import REPORT
 from clauselens.report.answers import answers_section
 from clauselens.report.attribution import attribution_section
 from clauselens.report.behaviour import behaviour_section
@@ -24,12 +25,10 @@ from clauselens.report.reading import reading_section, unread_cells, with_readin
 from clauselens.report.run_data import load_run_data
 from clauselens.store import Store, atomic_write
 
-REPORT_DIR = "report"
-
 
 def write_report(store: Store, cfg: ExperimentConfig) -> Path:
     """Write `<store root>/report/index.html` with figures/ and tables/ beside it; return the HTML path."""
-    out = store.root / REPORT_DIR
+    out = store.root / REPORT  # the layout's folder name; kept relative, as the user gave the output folder
     data = load_run_data(store)
     figures = FigureWriter(out / "figures")
     alpha = cfg.analysis.alpha
