@@ -22,11 +22,14 @@ import pandas as pd
 
 from clauselens.config import load_config
 from clauselens.corpus import load_pairs
+from clauselens.generate.stage import generate_task
 from clauselens.models import load_causal_lm, resolve_model
+from clauselens.models.stage import pretraining_texts
 from clauselens.records import Cell
-from clauselens.run import CellTask, generate_task, pretraining_texts, train_task
+from clauselens.score.constraint_match import numeric_constraints
 from clauselens.score.diagnostics import diagnostic_rows
 from clauselens.score.metrics import score_generations
+from clauselens.train.stage import CellTask, train_task
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +41,8 @@ def main() -> None:
     ap.add_argument("--strategy", default="fft")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--set", action="append", default=[], help="KEY=VALUE config override")
+    ap.add_argument("--path", help="a pretrained model folder to fine-tune instead of the cached rung")
+    ap.add_argument("--show", action="store_true", help="print every quantitative clause's limits and rule")
     args = ap.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
     if args.epochs:
@@ -46,7 +51,7 @@ def main() -> None:
     pairs = load_pairs(cfg.data, ROOT, seed=cfg.seeds[0])
     mcfg = next(m for m in cfg.models if m.name == args.model)
     t0 = time.perf_counter()
-    path = resolve_model(mcfg, texts=pretraining_texts(cfg, pairs))
+    path = args.path or resolve_model(mcfg, texts=pretraining_texts(cfg, pairs))
     t_pre = time.perf_counter() - t0
     model, _ = load_causal_lm(path)
     params = sum(p.numel() for p in model.parameters())
@@ -85,8 +90,11 @@ def main() -> None:
         "distinct_rules": mean("distinct_rules"), "clause_dependence": mean("clause_dependence"),
         "truncated": mean("truncated"), "n_test": len(tests),
     }))
-    for g in gens[:3]:
-        print("----", g.clause_id, "\n" + g.rule)
+    cm = allrows[allrows["metric"] == "constraint_match"].set_index("clause_id")["value"]
+    for p, g in zip(tests, gens, strict=True):
+        if args.show and p.kind == "quantitative":
+            print(f"---- {g.clause_id} constraint_match {cm.get(g.clause_id, float('nan')):.2f}")
+            print("clause:", p.clause.text, "\nwant:", dict(numeric_constraints(p.rule)), "\ngot: ", g.rule)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import bitsandbytes as bnb
 import pytest
@@ -46,7 +47,7 @@ def test_ladder_sizes_grow_and_fit_4bit_blocks():
         with torch.device("meta"):
             model = LlamaForCausalLM(spec.llama_config(spec.vocab_size, 0, 1))
         sizes.append(count_parameters(model)[1])
-    # ladder v2: about 0.33M, 0.82M and 1.44M (docs/training.md)
+    # ladder v4: about 0.33M, 0.82M and 1.44M (docs/training.md)
     assert 0.2e6 < sizes[0] < 0.5e6 and 0.6e6 < sizes[1] < 1.0e6 and 1.2e6 < sizes[2] < 1.8e6, sizes
     with pytest.raises(ValueError, match="multiple of 64"):
         LadderSpec(hidden_size=96, intermediate_size=256, num_layers=1, num_heads=4, steps=1,
@@ -83,6 +84,24 @@ def test_builtin_model_is_pretrained_once_cached_and_deterministic(tiny_ladder, 
     assert meta["held_out_loss_after"] < meta["held_out_loss_before"]  # it learned something
     model, tokenizer = load_causal_lm(first)
     assert isinstance(model, LlamaForCausalLM) and tokenizer.pad_token == PAD and not model.training
+
+
+def test_pretraining_autocasts_to_bf16_only_where_the_cpu_has_it(tiny_ladder, monkeypatch, tmp_path):
+    native = {"bf16": False}
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native["bf16"])
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    fp32 = resolve_model(tiny_ladder, TEXTS, cache_dir=tmp_path, progress=False)
+    native["bf16"] = True
+    bf16 = resolve_model(tiny_ladder, TEXTS, cache_dir=tmp_path, progress=False)
+    assert fp32 != bf16  # the precision is part of the cache key
+    precision = {p: json.loads(open(f"{p}/ladder.json").read())["precision"] for p in (fp32, bf16)}
+    assert precision == {fp32: "fp32", bf16: "bf16"}
+    a, b = load_file(f"{fp32}/model.safetensors"), load_file(f"{bf16}/model.safetensors")
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # bf16 rounding changed the training
+    assert all(v.dtype == torch.float32 for v in b.values())  # autocast: the weights stay fp32
+    monkeypatch.setitem(LADDER, "clauselens-test", replace(TINY, bf16=False))  # a spec can opt out
+    off = resolve_model(tiny_ladder, TEXTS, cache_dir=tmp_path, progress=False)
+    assert json.loads(open(f"{off}/ladder.json").read())["precision"] == "fp32"
 
 
 def test_resolve_model_passes_hub_ids_and_checks_local_folders(tiny_ladder, tmp_path):

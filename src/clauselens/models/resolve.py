@@ -25,7 +25,7 @@ from clauselens.config import ConfigError, ModelConfig
 from clauselens.layout import cache_root
 from clauselens.models.families import FAMILY_PREFIX, family_dir
 from clauselens.models.ladder import LADDER, LADDER_VERSION
-from clauselens.models.pretrain import pretrain
+from clauselens.models.pretrain import pretrain, pretraining_precision
 
 BUILTIN_PREFIX = "builtin:"
 LADDER_META = "ladder.json"
@@ -44,7 +44,8 @@ def texts_hash(texts: Sequence[str]) -> str:
 def ladder_dir(name: str, texts: Sequence[str], cache_dir: Path | None = None) -> Path:
     """Where the ladder model `name` pretrained on `texts` is (or will be) cached."""
     spec = LADDER[name]
-    key = hashlib.sha256(f"{spec.fingerprint()}:{texts_hash(texts)}".encode()).hexdigest()[:16]
+    recipe = f"{spec.fingerprint()}:{pretraining_precision(spec)}:{texts_hash(texts)}"
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     return (cache_dir or cache_root()) / "ladder" / f"{name}-v{LADDER_VERSION}-{key}"
 
 
