@@ -54,6 +54,45 @@ def test_ladder_sizes_grow_and_fit_4bit_blocks():
                    learning_rate=1e-3)
 
 
+def test_rungs_pretrain_costliest_first_with_at_most_one_process_per_core(monkeypatch, tmp_path):
+    """Three rungs on two cores: a pool of two, m first, so s and then xs share the other core."""
+    import concurrent.futures
+
+    from clauselens.models import resolve
+
+    def layer_flops(name):  # independent of `pretraining_cost`: count the decoder's own weights
+        spec = LADDER[name]
+        with torch.device("meta"):
+            model = LlamaForCausalLM(spec.llama_config(spec.vocab_size, 0, 1))
+        layers = sum(p.numel() for n, p in model.named_parameters() if ".layers." in n)
+        return spec.steps * spec.batch_size * spec.seq_len * layers
+
+    seen = {}
+
+    class Pool:
+        def __init__(self, workers, **_):
+            seen["workers"] = workers
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            return False
+
+        def map(self, fn, tasks):
+            seen["order"] = [t[0] for t in tasks]
+            seen["threads"] = {t[3] for t in tasks}
+            return []
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(resolve.os, "cpu_count", lambda: 2)
+    rungs = ["clauselens-xs", "clauselens-m", "clauselens-s"]
+    resolve.pretrain_builtins(rungs, TEXTS, cache_dir=tmp_path)
+    assert seen["workers"] == 2 and seen["threads"] == {1}
+    assert seen["order"] == sorted(rungs, key=layer_flops, reverse=True) == [
+        "clauselens-m", "clauselens-s", "clauselens-xs"]
+
+
 def test_tokenizer_is_byte_level_with_specials():
     tok = train_tokenizer(TEXTS, vocab_size=320)
     assert (tok.eos_token, tok.pad_token, tok.unk_token) == (EOS, PAD, UNK)

@@ -12,9 +12,9 @@ real clauses, some regulation prose and stdlib Python: `clauselens.models.synthe
 differ only in parameters. Version 3 (600 steps) left m unable to copy a clause's numbers into its rule;
 at 900-1200 steps m copies them and xs does not (docs/training.md). The steps fit the time because the
 forward pass runs under bf16 autocast where the CPU has native bf16 (`pretrain.pretraining_precision`).
-Larger rungs were measured to be too slow to pretrain and fine-tune inside the 20-minute quick start on
-two cores (docs/training.md); the three rungs pretrain in parallel processes. Changing any spec or the
-pretraining recipe must bump `LADDER_VERSION`, which is part of the cache key.
+m's pretraining already sets the length of the quick start's models stage on two cores, so no larger
+rung fits its 20 minutes (docs/training.md); the rungs pretrain in parallel processes. Changing any
+spec or the pretraining recipe must bump `LADDER_VERSION`, which is part of the cache key.
 """
 
 from __future__ import annotations
