@@ -33,7 +33,7 @@ from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 from clauselens.config import load_config
 from clauselens.corpus import load_pairs
 from clauselens.models.ladder import LADDER
-from clauselens.models.pretrain import HELD_OUT_EVERY, train_tokenizer
+from clauselens.models.pretrain import HELD_OUT_EVERY, train_tokenizer, training_step
 from clauselens.models.stage import pretraining_texts
 from clauselens.models.synthetic import synthetic_pair
 from clauselens.prompt import prompt_token_ids, render_prompt
@@ -143,14 +143,7 @@ def main() -> None:
         pick = torch.randint(0, len(rows), (spec.batch_size,), generator=gen)
         batch = rows[pick]
         labels = batch.masked_fill(~keep_rows[pick], -100)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            loss = model(input_ids=batch, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(training_step(model, opt, sched, batch, labels, "bf16" if args.bf16 else "fp32"))
         train_s += time.perf_counter() - ts
         if step in evals:
             te = time.perf_counter()

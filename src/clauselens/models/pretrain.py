@@ -85,6 +85,20 @@ def _held_out_loss(model: LlamaForCausalLM, held_out: torch.Tensor) -> float:
     return sum(losses) / len(losses)
 
 
+def training_step(model: LlamaForCausalLM, optimizer: torch.optim.Optimizer,
+                  schedule: torch.optim.lr_scheduler.LRScheduler, batch: torch.Tensor,
+                  labels: torch.Tensor, precision: str) -> float:
+    """One clipped AdamW step on `batch` (forward under bf16 autocast when `precision` is "bf16")."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = model(input_ids=batch, labels=labels).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
 def pretrain(spec: LadderSpec, texts: Sequence[str], out_dir: Path, progress: bool = True) -> dict[str, Any]:
     """Train tokenizer and model on `texts`, save both to `out_dir`; return what happened."""
     t0 = time.perf_counter()
@@ -109,14 +123,7 @@ def pretrain(spec: LadderSpec, texts: Sequence[str], out_dir: Path, progress: bo
     bar = _LossBar(progress, spec.steps, out_dir.name)
     for _ in range(spec.steps):
         batch = train_rows[torch.randint(0, len(train_rows), (spec.batch_size,), generator=generator)]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(training_step(model, optimizer, schedule, batch, batch, precision))
         bar.advance(losses[-1])
     bar.close()
 
