@@ -108,7 +108,7 @@ def _pretrain_one(args: tuple[str, Sequence[str], Path | None, int]) -> str:
 
 
 def pretraining_cost(name: str) -> int:
-    """Relative cost of pretraining rung `name` (steps x tokens per step x parameters per layer)."""
+    """Pretraining cost of rung `name` up to a constant: steps x tokens per step x decoder weights."""
     spec = LADDER[name]
     width = spec.hidden_size * (spec.hidden_size + spec.intermediate_size)
     return spec.steps * spec.batch_size * spec.seq_len * spec.num_layers * width
