@@ -33,7 +33,7 @@ from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 from clauselens.config import load_config
 from clauselens.corpus import load_pairs
 from clauselens.models.ladder import LADDER
-from clauselens.models.pretrain import HELD_OUT_EVERY, train_tokenizer, training_step
+from clauselens.models.pretrain import _chunks, train_tokenizer, training_step
 from clauselens.models.stage import pretraining_texts
 from clauselens.models.synthetic import synthetic_pair
 from clauselens.prompt import prompt_token_ids, render_prompt
@@ -123,11 +123,7 @@ def main() -> None:
     torch.manual_seed(spec.seed)
     tok = train_tokenizer(texts, spec.vocab_size)
     ids, keep = token_stream(texts, tok, args.rule_loss_only)
-    n = len(ids) // spec.seq_len
-    rows, keep_rows = ids[: n * spec.seq_len].view(n, -1), keep[: n * spec.seq_len].view(n, -1)
-    held = torch.zeros(n, dtype=torch.bool)
-    held[HELD_OUT_EVERY // 2:: HELD_OUT_EVERY] = True
-    rows, keep_rows = rows[~held], keep_rows[~held]
+    (rows, _), (keep_rows, _) = _chunks(ids, spec.seq_len), _chunks(keep, spec.seq_len)  # pretrain's split
     sets = eval_sets(args.neval)
     model = LlamaForCausalLM(spec.llama_config(len(tok), tok.eos_token_id, tok.pad_token_id))
     opt = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.01)
