@@ -119,3 +119,28 @@ def test_five_clauses_are_underpowered_not_no_difference(tmp_path, clauses):
     assert "smallest achievable p = 0.0625" in answers[0]["text"]
     assert "No significant" not in answers[0]["text"]
     store.close()
+
+
+def test_tied_adjusted_p_values_cite_the_test_with_the_smallest_raw_p():
+    """Holm adjusts every p of a null family to 1; the sentence's effect must then be that of the test
+    closest to significance (smallest raw p), not of whichever row comes first."""
+    import pandas as pd
+
+    from clauselens.report.answers import _none_shown
+
+    rows = pd.DataFrame([
+        {"p": 0.68, "p_adj": 1.0, "effect_name": "mean_difference", "effect": -0.023, "ci_low": -0.08,
+         "ci_high": 0.02, "n": 12, "verdict": "not significant", "family": "rq1@328K",
+         "test": "wilcoxon", "metric": "gini", "groups": "fft vs lora"},
+        {"p": 0.15, "p_adj": 1.0, "effect_name": "mean_difference", "effect": -0.047, "ci_low": -0.12,
+         "ci_high": 0.03, "n": 12, "verdict": "not significant", "family": "rq1@1.4M",
+         "test": "wilcoxon", "metric": "gini", "groups": "fft vs qlora"},
+        {"p": 0.47, "p_adj": 1.0, "effect_name": "mean_difference", "effect": 0.021, "ci_low": -0.03,
+         "ci_high": 0.07, "n": 12, "verdict": "not significant", "family": "rq1@0.82M",
+         "test": "wilcoxon", "metric": "gini", "groups": "fft vs qlora"},
+    ])
+    verdict, sentence = _none_shown(rows, 0.05, "a difference")
+    text = re.sub(r"<[^>]+>", "", sentence)
+    closest = rows.loc[rows["p"].idxmin()]
+    assert verdict == "not supported" and f"{closest['effect']:g}" in text
+    assert "-0.023" not in text and "0.021" not in text

@@ -56,7 +56,7 @@ def _none_shown(rows: pd.DataFrame, alpha: float, what: str) -> tuple[str, str]:
     """(verdict, sentence) when no row is significant: underpowered, inconclusive or not supported."""
     records = rows.to_dict("records")
     under = [r for r in records if r.get("verdict") == "underpowered"]
-    best = min(records, key=lambda r: r["p_adj"])
+    best = min(records, key=lambda r: (r["p_adj"], r["p"]))  # Holm ties adjusted p's: the raw p breaks them
     if len(under) == len(records):
         r = under[0]
         return "underpowered", (f"Underpowered: {what} cannot be shown at this size of study "
@@ -82,7 +82,7 @@ def _answer(rows: pd.DataFrame, alpha: float, what: str, unanswered: str,
     smallest adjusted p, how many are significant)`."""
     if rows.empty:
         return "not run", unanswered
-    sig = rows[rows["verdict"] == "significant"].sort_values("p_adj")
+    sig = rows[rows["verdict"] == "significant"].sort_values(["p_adj", "p"])
     if sig.empty:
         return _none_shown(rows, alpha, what)
     return supported(sig.iloc[0].to_dict(), len(sig))
