@@ -10,8 +10,8 @@ Sizes: about 0.33M, 0.82M and 1.44M parameters with the shared 3k vocabulary (la
 Every rung sees the same 1200 x 16 x 256 tokens (mostly synthetic clause -> rule programs shaped like
 real clauses, some regulation prose and stdlib Python: `clauselens.models.synthetic`), so the rungs
 differ only in parameters. Version 3 (600 steps) left m unable to copy a clause's numbers into its rule;
-at 900-1200 steps m copies them and xs does not (docs/training.md). The steps fit the time because the
-forward pass runs under bf16 autocast where the CPU has native bf16 (`pretrain.pretraining_precision`).
+at 900-1200 steps m copies them and xs does not (docs/training.md). The steps fit the time with bf16
+autocast where the CPU has it (`pretrain.pretraining_precision`) and the rungs pretrained largest first.
 m's pretraining already sets the length of the quick start's models stage on two cores, so no larger
 rung fits its 20 minutes (docs/training.md); the rungs pretrain in parallel processes. Changing any
 spec or the pretraining recipe must bump `LADDER_VERSION`, which is part of the cache key.

@@ -7,9 +7,9 @@ model learned something (held-out loss before and after). Everything is seeded: 
 runs give identical weights (seen here with 1 and with 2 threads; other CPUs may round differently).
 
 The forward pass runs under bf16 autocast (weights and optimizer stay fp32) where the CPU multiplies
-bf16 natively: 1.8 times as many steps in the same time (docs/training.md), and steps are what teach a
-rung to copy a clause's numbers. Elsewhere emulated bf16 would be slower than fp32, so it trains in
-fp32; the precision is part of the cache key and of the saved metadata.
+bf16 natively: 1.38 times as many steps of m in the same time (benchmarks/pretrain_precision.py), and
+steps are what teach a rung to copy a clause's numbers. Elsewhere emulated bf16 would be slower than
+fp32, so it trains in fp32; the precision is part of the cache key and of the saved metadata.
 """
 
 from __future__ import annotations
