@@ -29,7 +29,7 @@ from clauselens.tables import CELLS, SCORE_SUMMARY
 def test_no_test_clause_in_pretraining_or_fine_tuning_text() -> None:
     stored = builtin_pairs()
     tests = [p.clause.text for p in stored if p.split == "test"]
-    texts = pretraining_mix(builtin_clause_texts(), [p.rule for p in stored if p.split == "train"],
+    texts = pretraining_mix(builtin_clause_texts(), [p for p in stored if p.split == "train"],
                             [p.clause.text for p in stored if p.split != "train"])
     blob = "\x00".join(texts)
     assert not [t for t in tests if t in blob]

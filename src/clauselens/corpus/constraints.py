@@ -27,6 +27,9 @@ def _v(i: int) -> str:
 _NP = (
     r"(?:[a-z][a-z/()]*[ ,]+){0,7}?"  # a short noun phrase: "clear headroom ", "stair width between walls, "
 )
+# one stated value inside a constraint's phrase: a number with its unit, or a fire resistance class
+VALUE = re.compile(rf"(?P<num>{_NUM})\s?(?P<unit>{_UNIT})(?![\w/])|\b(?:REI|RE|EI|E|R) ?(?P<cls>\d{{2,3}})\b")
+
 MIN_WORDS = "(?:" + "|".join(LOWER_BOUND_PATTERNS) + ")"
 MAX_WORDS = "(?:" + "|".join(UPPER_BOUND_PATTERNS) + ")"
 

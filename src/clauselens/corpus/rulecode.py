@@ -56,8 +56,8 @@ class Check:
 
     def _limit(self, template: str, **names: str) -> str:
         """`template` with the check's formatted bounds as {low} and {high}."""
-        low = _fmt(self.low) if self.low is not None else ""
-        high = _fmt(self.high) if self.high is not None else ""
+        low = format_limit(self.low) if self.low is not None else ""
+        high = format_limit(self.high) if self.high is not None else ""
         return template.format(low=low, high=high, **names)
 
     def message(self) -> str:
@@ -90,7 +90,8 @@ class Check:
         return out
 
 
-def _fmt(x: float | None) -> str:
+def format_limit(x: float | None) -> str:
+    """A limit as a rule writes it: 30, 2500, 0.35."""
     assert x is not None
     return str(int(x)) if float(x).is_integer() else repr(round(float(x), 6))
 

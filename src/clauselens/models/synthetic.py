@@ -1,16 +1,19 @@
 """What the builtin ladder is pretrained on: synthetic clause -> rule programs, regulation prose, Python.
 
 A real base model arrives knowing Python and the language of regulations; our CPU ladder must learn
-both in a few minutes. Three sources, mixed:
+both in a few minutes. Four sources, mixed:
 
 1. Synthetic clause -> rule pairs, written here from the rule vocabulary (`clauselens.rules.vocabulary`)
    with sentence templates and rendered with the corpus's own rule writer (`render_rule`), in the exact
    prompt format fine-tuning uses. The number in a synthetic clause is drawn independently of the
    property and appears verbatim in the rule, so the cheapest way to predict the rule is to copy the
    clause's number and name, not to recall a property's usual value. No test pair is looked at.
-2. Approved Documents prose (bundled, Crown copyright, Open Government Licence v3.0; see
+2. The train pairs themselves, each copied `SUBSTITUTION_ROUNDS` times with new limits in clause and
+   rule (`clauselens.corpus.substitution`): copying practice on real regulation prose, where the
+   templates above are too regular to teach a model to find the limit in a long clause.
+3. Approved Documents prose (bundled, Crown copyright, Open Government Licence v3.0; see
    `corpus/uk-approved-documents/NOTICE.md`), minus every clause whose text contains a test clause.
-3. Python source that ships with the interpreter (a fixed list of small stdlib modules; absent ones
+4. Python source that ships with the interpreter (a fixed list of small stdlib modules; absent ones
    are skipped, so the mix works on any CPython).
 
 Everything is seeded: the same inputs give the same texts, so the ladder's cache key is stable.
@@ -25,12 +28,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from clauselens.corpus.rulecode import Check, render_rule
+from clauselens.corpus.substitution import substituted_pairs
 from clauselens.lexicon import LOWER_BOUND_PHRASES, PROPERTY_UNITS, UPPER_BOUND_PHRASES
 from clauselens.prompt import render_prompt
 from clauselens.records import Clause, RulePair
 from clauselens.rules.vocabulary import PROPERTIES
 
-N_SYNTHETIC = 8000
+N_SYNTHETIC = 6000
+SUBSTITUTION_ROUNDS = 40  # copies of each train pair with new limits (docs/training.md, ladder v5)
 STDLIB_MODULES = (
     "textwrap.py", "string.py", "fnmatch.py", "bisect.py", "heapq.py", "csv.py", "glob.py", "shlex.py",
     "fractions.py", "statistics.py", "colorsys.py", "difflib.py", "json/encoder.py", "json/decoder.py",
@@ -224,16 +229,21 @@ def without_test_text(texts: Iterable[str], test_clauses: Iterable[str]) -> list
     return [t for t in texts if not any(x in t or (len(t) > 40 and t.strip() in x) for x in tests)]
 
 
-def pretraining_mix(prose: Sequence[str], train_rules: Sequence[str], test_clauses: Sequence[str],
+def pretraining_mix(prose: Sequence[str], train_pairs: Sequence[RulePair], test_clauses: Sequence[str],
                     seed: int = 0) -> list[str]:
-    """The ladder's pretraining texts: synthetic pairs, prose without test clauses, rules, stdlib.
+    """The ladder's pretraining texts: synthetic pairs, train pairs with new limits, prose without test
+    clauses, train rules, stdlib.
 
-    Synthetic clause -> rule pairs are about 80 % of the tokens: copying a clause's kind, property and
-    limit into a rule is what the ladder must learn in 600 steps (docs/training.md, "The builtin model
-    ladder"); prose (half the clean texts) and stdlib Python are a minority."""
+    Clause -> rule programs (synthetic, and train pairs with their limits substituted) are most of the
+    tokens: copying a clause's kind, property and limit into a rule is what the ladder must learn in
+    its steps (docs/training.md, "The builtin model ladder"); prose (half the clean texts) and stdlib
+    Python are a minority."""
     clean_prose = without_test_text(prose, test_clauses)
     prose_part = clean_prose[: int(len(clean_prose) * PROSE_SHARE)]
-    texts = synthetic_texts(seed=seed, prose=clean_prose) + prose_part + list(train_rules) + stdlib_texts()
+    substituted = [render_prompt(p.clause).text + p.rule
+                   for p in substituted_pairs(train_pairs, SUBSTITUTION_ROUNDS, seed=seed)]
+    texts = (synthetic_texts(seed=seed, prose=clean_prose) + substituted + prose_part
+             + [p.rule for p in train_pairs] + stdlib_texts())
     random.Random(seed).shuffle(texts)
     return texts
 
