@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--path", help="a pretrained model folder to fine-tune instead of the cached rung")
     ap.add_argument("--split", choices=["test", "val"], default="test",
                     help="clauses to score: the test clauses (max_test of them) or all val clauses")
+    ap.add_argument("--mix-seed", type=int, default=0,
+                    help="draw of the pretraining mix (another draw is pretrained under its own cache key)")
     ap.add_argument("--show", action="store_true", help="print every quantitative clause's limits and rule")
     args = ap.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -55,7 +57,7 @@ def main() -> None:
     pairs = load_pairs(cfg.data, ROOT, seed=cfg.seeds[0])
     mcfg = next(m for m in cfg.models if m.name == args.model)
     t0 = time.perf_counter()
-    path = args.path or resolve_model(mcfg, texts=pretraining_texts(cfg, pairs))
+    path = args.path or resolve_model(mcfg, texts=pretraining_texts(cfg, pairs, seed=args.mix_seed))
     t_pre = time.perf_counter() - t0
     model, _ = load_causal_lm(path)
     params = sum(p.numel() for p in model.parameters())

@@ -7,12 +7,13 @@ are the ones a real family such as Qwen2.5 or Mistral takes. Every hidden and ML
 of 64, the bitsandbytes 4-bit block size, so the QLoRA path quantizes every projection.
 
 Sizes: about 0.33M, 0.82M and 1.44M parameters with the shared 3k vocabulary (ladder version 5).
-Every rung sees the same 1200 x 16 x 256 tokens (mostly clause -> rule programs: synthetic ones shaped
-like real clauses and copies of the train pairs with new limits; some regulation prose and stdlib
-Python: `clauselens.models.synthetic`), so the rungs differ only in parameters. Version 3 (600 steps)
-left m unable to copy a clause's numbers into its rule; at 900-1200 steps m copies them and xs does
-not; version 5's train-pair copies make m read its clause more (docs/training.md). The steps fit the time with bf16
-autocast where the CPU has it (`pretrain.pretraining_precision`) and the rungs pretrained largest first.
+Every rung sees the same 1200 x 16 x 256 tokens (mostly clause -> rule programs: synthetic ones
+shaped like real clauses and copies of the train pairs with new limits; some regulation prose and
+stdlib Python: `clauselens.models.synthetic`), so the rungs differ only in parameters. Version 3
+(600 steps) left m unable to copy a clause's numbers into its rule; at 900-1200 steps m copies them
+and xs does not; version 5's train-pair copies make m read its clause more (docs/training.md). The
+steps fit the time with bf16 autocast where the CPU has it (`pretrain.pretraining_precision`) and the
+rungs pretrained largest first.
 m's pretraining already sets the length of the quick start's models stage on two cores, so no larger
 rung fits its 20 minutes (docs/training.md); the rungs pretrain in parallel processes. Changing any
 spec or the pretraining recipe must bump `LADDER_VERSION`, which is part of the cache key.

@@ -19,13 +19,14 @@ from clauselens.store import Store
 from clauselens.tables import MODELS
 
 
-def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> list[str]:
+def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair], seed: int = 0) -> list[str]:
     """What a builtin ladder model is pretrained on (`clauselens.models.synthetic.pretraining_mix`).
 
     Regulation prose without any test clause, train-split pairs only (their rules, and copies with new
     limits), synthetic clause -> rule pairs and stdlib Python. With the builtin corpus and its stored
     split, the whole stored split decides what is held out and what is train whatever `data.max_train`
-    says, so resizing a study does not re-pretrain the ladder.
+    says, so resizing a study does not re-pretrain the ladder. `seed` draws the mix (0 in a study;
+    `benchmarks/ladder_probe.py --mix-seed` measures how much a draw matters).
     """
     from clauselens.corpus import builtin_clause_texts, builtin_pairs
     from clauselens.models.synthetic import pretraining_mix
@@ -33,10 +34,10 @@ def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> list[
     if not (cfg.data.source == "builtin" and cfg.data.split == "stored"):
         extra = [p.clause.text for p in pairs if p.split == "train"]
         return pretraining_mix(builtin_clause_texts() + extra, [p for p in pairs if p.split == "train"],
-                               [p.clause.text for p in pairs if p.split != "train"])
+                               [p.clause.text for p in pairs if p.split != "train"], seed=seed)
     stored = builtin_pairs()
     return pretraining_mix(builtin_clause_texts(), [p for p in stored if p.split == "train"],
-                           [p.clause.text for p in stored if p.split != "train"])
+                           [p.clause.text for p in stored if p.split != "train"], seed=seed)
 
 
 def models_run(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> pd.DataFrame:
