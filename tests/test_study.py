@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -64,9 +66,13 @@ def test_study_runs_every_stage_and_writes_the_report(finished):
     assert html.split("<main>")[1].startswith('<section id="answers">')
     assert html.count('<p class="answer"') == 3 and report.stat().st_size < 3_000_000
     assert (report.parent / "statistics.html").is_file()
-    # a number in the report is a row of the store
+    # a number in the report is a row of the store, shown to 3 significant digits
     sim = _summary(cfg.output_dir)[("tiny/fft/s0", "semantic_similarity")]
-    assert f"{sim:.3f}" in html
+    row = {"cell_id": "tiny/fft/s0", "metric": "semantic_similarity", "subset": "all"}
+    key = html_escape(json.dumps(row))
+    shown = re.findall(rf'data-table="score_summary" data-key="{re.escape(key)}" data-col="mean" '
+                       r'data-value="([^"]+)">([^<]+)</span>', html)
+    assert shown and all(float(v) == sim and text == f"{sim:.3g}" for v, text in shown)
 
 
 def test_rerun_is_a_no_op(finished):

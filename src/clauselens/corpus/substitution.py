@@ -6,7 +6,8 @@ In a copy of a real train pair whose limits change together in clause and rule, 
 be predicted by reading the clause's number and converting it ("2.5m" -> 2500), in real regulation
 prose rather than in templates. The ladder's pretraining mix uses these copies
 (`clauselens.models.synthetic`). Only pairs given as train pairs go in. A copy is kept only if the
-corpus's own constraint finder reads the same kinds of limit in the new clause, with the new values.
+corpus's own constraint finder reads the same kinds of limit (comparator and unit, in order) back from
+the new clause; its fixtures are dropped, since they were built for the old limits.
 """
 
 from __future__ import annotations
