@@ -19,7 +19,7 @@ _UNIT = "|".join(sorted((re.escape(u) for u in UNITS), key=len, reverse=True))
 _NUM = r"\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?"
 
 
-def _v(i: int) -> str:
+def _v(i: int | str) -> str:
     """A number with its unit, as named groups num<i> / unit<i>."""
     return rf"(?P<num{i}>{_NUM})\s?(?P<unit{i}>{_UNIT})(?![\w/])"
 
@@ -27,8 +27,9 @@ def _v(i: int) -> str:
 _NP = (
     r"(?:[a-z][a-z/()]*[ ,]+){0,7}?"  # a short noun phrase: "clear headroom ", "stair width between walls, "
 )
+_CLASS, _PERIOD = "REI|RE|EI|E|R", r"\d{2,3}"  # a fire resistance class and its minutes: "REI 30"
 # one stated value inside a constraint's phrase: a number with its unit, or a fire resistance class
-VALUE = re.compile(rf"(?P<num>{_NUM})\s?(?P<unit>{_UNIT})(?![\w/])|\b(?:REI|RE|EI|E|R) ?(?P<cls>\d{{2,3}})\b")
+VALUE = re.compile(rf"{_v('')}|\b(?:{_CLASS}) ?(?P<cls>{_PERIOD})\b")
 
 MIN_WORDS = "(?:" + "|".join(LOWER_BOUND_PATTERNS) + ")"
 MAX_WORDS = "(?:" + "|".join(UPPER_BOUND_PATTERNS) + ")"
@@ -46,7 +47,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "min",
         re.compile(
-            r"\bminimum (?:rating of |fire resistance (?:of )?)?(?P<cls1>REI|RE|EI|E|R) ?(?P<num1>\d{2,3})\b"
+            rf"\bminimum (?:rating of |fire resistance (?:of )?)?(?P<cls1>{_CLASS}) ?(?P<num1>{_PERIOD})\b"
         ),
     ),
 ]

@@ -16,7 +16,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from clauselens.corpus.constraints import UNITS, VALUE, find_constraints
+from clauselens.corpus.constraints import UNITS, VALUE, Constraint, find_constraints
 from clauselens.corpus.rulecode import format_limit
 from clauselens.records import RulePair
 
@@ -37,8 +37,8 @@ def _new_number(written: str, rng: random.Random) -> str:
     return ""
 
 
-def _limits(text: str) -> list[tuple[str, str]]:
-    return [(c.op, c.unit) for c in find_constraints(text)]
+def _kinds(found: Sequence[Constraint]) -> list[tuple[str, str]]:
+    return [(c.op, c.unit) for c in found]
 
 
 def substituted_pair(pair: RulePair, rng: random.Random, tag: str = "sub") -> RulePair | None:
@@ -74,7 +74,7 @@ def substituted_pair(pair: RulePair, rng: random.Random, tag: str = "sub") -> Ru
         return format_limit(mapping[value]) if value in mapping else m.group(0)
 
     rule = _RULE_NUMBER.sub(swap, pair.rule)
-    if rule == pair.rule or _limits(new_text) != _limits(text):
+    if rule == pair.rule or _kinds(find_constraints(new_text)) != _kinds(found):
         return None
     clause = pair.clause.model_copy(update={"clause_id": f"{pair.clause.clause_id}~{tag}", "text": new_text})
     return pair.model_copy(update={"clause": clause, "rule": rule, "fixtures": []})
