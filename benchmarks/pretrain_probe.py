@@ -33,7 +33,7 @@ from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 from clauselens.config import load_config
 from clauselens.corpus import load_pairs
 from clauselens.models.ladder import LADDER
-from clauselens.models.pretrain import _chunks, train_tokenizer, training_step
+from clauselens.models.pretrain import split_rows, train_tokenizer, training_step
 from clauselens.models.stage import pretraining_texts
 from clauselens.models.synthetic import synthetic_pair
 from clauselens.prompt import prompt_token_ids, render_prompt
@@ -123,7 +123,8 @@ def main() -> None:
     torch.manual_seed(spec.seed)
     tok = train_tokenizer(texts, spec.vocab_size)
     ids, keep = token_stream(texts, tok, args.rule_loss_only)
-    (rows, _), (keep_rows, _) = _chunks(ids, spec.seq_len), _chunks(keep, spec.seq_len)  # pretrain's split
+    # pretrain's own split of the stream into train and held-out rows
+    (rows, _), (keep_rows, _) = split_rows(ids, spec.seq_len), split_rows(keep, spec.seq_len)
     sets = eval_sets(args.neval)
     model = LlamaForCausalLM(spec.llama_config(len(tok), tok.eos_token_id, tok.pad_token_id))
     opt = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=0.01)

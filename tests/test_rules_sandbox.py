@@ -339,3 +339,15 @@ def test_fixture_cache_follows_the_clauselens_cache(tmp_path, monkeypatch):
     assert ifc.cache_dir() == tmp_path / "c" / "ifc"
     monkeypatch.setenv("CLAUSELENS_CACHE_DIR", str(tmp_path / "own"))
     assert ifc.cache_dir() == tmp_path / "own"
+
+
+def test_cache_without_clauselens_cache_follows_xdg(tmp_path, monkeypatch):
+    """Without CLAUSELENS_CACHE, the ladder and the IFC fixtures share one XDG cache folder."""
+    from clauselens.models.resolve import ladder_dir
+    from clauselens.rules import ifc
+
+    for name in ("CLAUSELENS_CACHE_DIR", "CLAUSELENS_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ifc.cache_dir() == tmp_path / "xdg" / "clauselens" / "ifc"
+    assert ladder_dir("clauselens-m", ["a text"]).parent == tmp_path / "xdg" / "clauselens" / "ladder"

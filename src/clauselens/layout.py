@@ -33,8 +33,10 @@ WEIGHTS_DIR = {"fft": "model", "lora": "adapter", "qlora": "adapter"}
 
 def cache_root() -> Path:
     """The clauselens cache shared by runs (ladder, families, IFC fixtures): $CLAUSELENS_CACHE, else
-    ~/.cache/clauselens."""
-    return Path(os.environ.get("CLAUSELENS_CACHE") or Path.home() / ".cache" / "clauselens")
+    `clauselens/` in $XDG_CACHE_HOME (default ~/.cache)."""
+    if os.environ.get("CLAUSELENS_CACHE"):
+        return Path(os.environ["CLAUSELENS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clauselens"
 
 
 def cell_folder_name(cell_id: str) -> str:

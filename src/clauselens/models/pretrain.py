@@ -67,7 +67,7 @@ def _token_stream(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast) -> t
     return torch.tensor(ids, dtype=torch.long)
 
 
-def _chunks(stream: torch.Tensor, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+def split_rows(stream: torch.Tensor, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, held-out) rows of `seq_len` tokens; every HELD_OUT_EVERY-th row is held out, so the
     held-out text is spread over the whole corpus (prose and rules alike) and never trained on."""
     n = len(stream) // seq_len
@@ -105,7 +105,7 @@ def pretrain(spec: LadderSpec, texts: Sequence[str], out_dir: Path, progress: bo
     torch.manual_seed(spec.seed)
     tokenizer = train_tokenizer(texts, spec.vocab_size)
     stream = _token_stream(texts, tokenizer)
-    train_rows, held_out = _chunks(stream, spec.seq_len)
+    train_rows, held_out = split_rows(stream, spec.seq_len)
     if len(held_out) == 0:
         need = (HELD_OUT_EVERY // 2 + 1) * spec.seq_len
         raise ValueError(f"ladder pretraining needs at least {need} tokens of text; got {len(stream)}")

@@ -205,12 +205,10 @@ def _parent_id(entity: ifcopenshell.entity_instance, ids: dict[int, str]) -> str
 
 def cache_dir() -> Path:
     """Where built fixtures are cached: $CLAUSELENS_CACHE_DIR, else `ifc/` in the clauselens cache
-    ($CLAUSELENS_CACHE, as for the ladder), else $XDG_CACHE_HOME/clauselens/ifc."""
+    (`layout.cache_root`, shared with the ladder)."""
     if os.environ.get("CLAUSELENS_CACHE_DIR"):
         return Path(os.environ["CLAUSELENS_CACHE_DIR"])
-    if os.environ.get("CLAUSELENS_CACHE"):
-        return cache_root() / "ifc"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clauselens" / "ifc"
+    return cache_root() / "ifc"
 
 
 def fixture_path(spec: dict[str, Any]) -> Path:
