@@ -41,12 +41,13 @@ def _kinds(found: Sequence[Constraint]) -> list[tuple[str, str]]:
     return [(c.op, c.unit) for c in found]
 
 
-def substituted_pair(pair: RulePair, rng: random.Random, tag: str = "sub") -> RulePair | None:
+def substituted_pair(pair: RulePair, rng: random.Random, tag: str = "sub",
+                     found: Sequence[Constraint] | None = None) -> RulePair | None:
     """`pair` with each limit its clause states replaced by a new number, in the clause and in the rule
     (in the rule's canonical unit); None where the rule has no such limit or the copy would not read
-    back the same kinds of limit."""
+    back the same kinds of limit. `found`: the clause's constraints, where the caller has them."""
     text = pair.clause.text
-    found = find_constraints(text)
+    found = find_constraints(text) if found is None else found
     mapping: dict[float, float] = {}  # old -> new value in the canonical unit, one new value per old one
     out, last = [], 0
     for c in found:
@@ -81,7 +82,9 @@ def substituted_pair(pair: RulePair, rng: random.Random, tag: str = "sub") -> Ru
 
 
 def substituted_pairs(pairs: Sequence[RulePair], rounds: int, seed: int = 0) -> list[RulePair]:
-    """Up to `rounds` copies of each pair (`substituted_pair`), seeded; pairs without a limit give none."""
+    """Up to `rounds` copies of each pair (`substituted_pair`), seeded; pairs without a limit give none.
+    Each original clause is read by the constraint finder once, not once a round."""
     rng = random.Random(seed)
-    return [copy for r in range(rounds) for p in pairs
-            if (copy := substituted_pair(p, rng, tag=f"sub{r}")) is not None]
+    found = [find_constraints(p.clause.text) for p in pairs]
+    return [copy for r in range(rounds) for p, f in zip(pairs, found, strict=True)
+            if (copy := substituted_pair(p, rng, tag=f"sub{r}", found=f)) is not None]

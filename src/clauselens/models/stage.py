@@ -31,13 +31,11 @@ def pretraining_texts(cfg: ExperimentConfig, pairs: Sequence[RulePair], seed: in
     from clauselens.corpus import builtin_clause_texts, builtin_pairs
     from clauselens.models.synthetic import pretraining_mix
 
-    if not (cfg.data.source == "builtin" and cfg.data.split == "stored"):
-        extra = [p.clause.text for p in pairs if p.split == "train"]
-        return pretraining_mix(builtin_clause_texts() + extra, [p for p in pairs if p.split == "train"],
-                               [p.clause.text for p in pairs if p.split != "train"], seed=seed)
-    stored = builtin_pairs()
-    return pretraining_mix(builtin_clause_texts(), [p for p in stored if p.split == "train"],
-                           [p.clause.text for p in stored if p.split != "train"], seed=seed)
+    own = not (cfg.data.source == "builtin" and cfg.data.split == "stored")
+    split = pairs if own else builtin_pairs()
+    train = [p for p in split if p.split == "train"]
+    prose = builtin_clause_texts() + ([p.clause.text for p in train] if own else [])
+    return pretraining_mix(prose, train, [p.clause.text for p in split if p.split != "train"], seed=seed)
 
 
 def models_run(store: Store, cfg: ExperimentConfig, pairs: Sequence[RulePair]) -> pd.DataFrame:
