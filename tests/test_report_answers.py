@@ -144,3 +144,32 @@ def test_tied_adjusted_p_values_cite_the_test_with_the_smallest_raw_p():
     closest = rows.loc[rows["p"].idxmin()]
     assert verdict == "not supported" and f"{closest['effect']:g}" in text
     assert "-0.023" not in text and "0.021" not in text
+
+
+@pytest.mark.parametrize("fft_steps", [240, 60])
+def test_unequal_training_steps_are_stated_beside_the_answers(tmp_path, fft_steps):
+    """FFT at batch 2 and LoRA at batch 8 take 240 and 60 steps: a reader quoting RQ1 must see that the
+    strategies were not trained at equal budgets; with equal steps the note is absent."""
+    store = Store(tmp_path)
+    cfg = null_calibration.config([0])
+    null_calibration.fill(store, np.random.default_rng(5), 6, [0], 0.0)
+    cells = store.read("cells")
+    steps = {"fft": fft_steps, "lora": 60, "qlora": 60}
+    strategies = zip(cells["cell_id"], cells["strategy"], strict=True)
+    rows = [{"cell_id": c, "steps": steps[s]} for c, s in strategies]
+    store.upsert("training", rows, ["cell_id"])
+    analyse_run(store, cfg, progress=False)
+    html = write_report(store, cfg).read_text()
+    answers = html.split("<main>")[1].split("</section>")[0]
+    note = re.search(r'<p class="note" data-note="budget">(.*?)</p>', answers)
+    if fft_steps == 60:
+        assert note is None
+        return
+    shown = re.findall(r'data-key="([^"]*)" data-col="steps" data-value="(\d+)"', note.group(1))
+    training = store.read("training").set_index("cell_id")["steps"]
+    assert sorted(int(v) for _, v in shown) == [60, 60, 240]  # one per strategy
+    for key, value in shown:  # each number is the steps of the training row it names
+        assert training[json.loads(key.replace("&quot;", '"'))["cell_id"]] == int(value)
+    text = re.sub(r"<[^>]+>", "", note.group(1))
+    assert "FFT 240, LoRA 60, QLoRA 60" in text and "not at equal training budgets" in text
+    store.close()

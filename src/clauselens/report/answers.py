@@ -22,7 +22,7 @@ from clauselens.report.answer_figures import lines_figure
 from clauselens.report.figures import FigureWriter
 from clauselens.report.html import Section, Trace, esc, is_missing, not_run, num
 from clauselens.report.run_data import RunData
-from clauselens.tables import CATEGORY_SHARES, FOCUS, SCORES, TESTS, Table
+from clauselens.tables import CATEGORY_SHARES, FOCUS, SCORES, TESTS, TRAINING, Table
 
 KEY = ("family", "test", "metric", "groups")
 
@@ -189,6 +189,28 @@ def _figures(data: RunData, cfg: ExperimentConfig, tests: pd.DataFrame, figures:
     return out
 
 
+def budget_note(data: RunData) -> str:
+    """A note when the strategies took different numbers of optimiser steps: RQ1 then compares training
+    recipes, not equal budgets, and a reader quoting it should know (empty when the steps agree)."""
+    training, why = data.cell_rows(TRAINING, ("steps",))
+    if why or training["steps"].isna().any():
+        return ""
+    steps = training.drop_duplicates(["strategy", "steps"]).sort_values(["strategy", "steps"])
+    if steps["steps"].nunique() < 2:
+        return ""
+    parts = []
+    for strategy in data.strategies():
+        rows = steps[steps["strategy"] == strategy]
+        if rows.empty:
+            continue
+        values = " or ".join(num(r["steps"], Trace(TRAINING.name, {"cell_id": r["cell_id"]}, "steps"))
+                             for r in rows.to_dict("records"))
+        parts.append(f"{esc(strategy_label(strategy))} {values}")
+    return (f'<p class="note" data-note="budget">The strategies were trained for different numbers of '
+            f"optimiser steps ({', '.join(parts)}; table training): RQ1 compares them as configured, "
+            "not at equal training budgets.</p>")
+
+
 def answers_section(data: RunData, cfg: ExperimentConfig, figures: FigureWriter) -> Section:
     why = data.not_run(TESTS, (*KEY, "p_adj", "role", "verdict"))
     if why:
@@ -211,6 +233,7 @@ def answers_section(data: RunData, cfg: ExperimentConfig, figures: FigureWriter)
         f"before the analysis ran (table hypotheses); their {n} tests are one family, Holm-corrected at "
         f"α = {acfg.alpha}. Everything else in this report is exploratory. All tests: "
         '<a href="statistics.html">statistics.html</a>.</p>'
+        + budget_note(data)
         + "".join(_figures(data, cfg, tests, figures))
     )
     return Section("answers", "Answers", body)
