@@ -146,23 +146,30 @@ def test_tied_adjusted_p_values_cite_the_test_with_the_smallest_raw_p():
     assert "-0.023" not in text and "0.021" not in text
 
 
-@pytest.mark.parametrize("fft_steps", [240, 60])
-def test_unequal_training_steps_are_stated_beside_the_answers(tmp_path, fft_steps):
+@pytest.mark.parametrize("plan", ["fft longer", "equal", "equal per size"])
+def test_unequal_training_steps_are_stated_beside_the_answers(tmp_path, plan):
     """FFT at batch 2 and LoRA at batch 8 take 240 and 60 steps: a reader quoting RQ1 must see that the
-    strategies were not trained at equal budgets; with equal steps the note is absent."""
+    strategies were not trained at equal budgets. Steps that are equal across strategies (even if they
+    differ between sizes) give no note."""
     store = Store(tmp_path)
     cfg = null_calibration.config([0])
     null_calibration.fill(store, np.random.default_rng(5), 6, [0], 0.0)
     cells = store.read("cells")
-    steps = {"fft": fft_steps, "lora": 60, "qlora": 60}
-    strategies = zip(cells["cell_id"], cells["strategy"], strict=True)
-    rows = [{"cell_id": c, "steps": steps[s]} for c, s in strategies]
+    sizes = sorted(cells["model"].unique())
+
+    def steps(strategy: str, model: str) -> int:
+        if plan == "fft longer":
+            return 240 if strategy == "fft" else 60
+        return 60 * (1 + sizes.index(model)) if plan == "equal per size" else 60
+
+    rows = [{"cell_id": r["cell_id"], "steps": steps(r["strategy"], r["model"])}
+            for r in cells.to_dict("records")]
     store.upsert("training", rows, ["cell_id"])
     analyse_run(store, cfg, progress=False)
     html = write_report(store, cfg).read_text()
     answers = html.split("<main>")[1].split("</section>")[0]
     note = re.search(r'<p class="note" data-note="budget">(.*?)</p>', answers)
-    if fft_steps == 60:
+    if plan != "fft longer":
         assert note is None
         return
     shown = re.findall(r'data-key="([^"]*)" data-col="steps" data-value="(\d+)"', note.group(1))

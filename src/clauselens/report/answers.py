@@ -196,7 +196,8 @@ def budget_note(data: RunData) -> str:
     if why or training["steps"].isna().any():
         return ""
     steps = training.drop_duplicates(["strategy", "steps"]).sort_values(["strategy", "steps"])
-    if steps["steps"].nunique() < 2:
+    per_strategy = steps.groupby("strategy")["steps"].agg(lambda s: frozenset(s.astype(int)))
+    if per_strategy.nunique() < 2:  # steps that differ only between sizes or seeds do not favour a strategy
         return ""
     parts = []
     for strategy in data.strategies():
