@@ -292,9 +292,9 @@ def test_analyse_run_fills_tables_idempotently_and_owns_them(tmp_path):
     confirmatory = tests[tests["family"].str.startswith(("rq1", "rq2", "rq3"))]
     assert confirmatory["role"].eq("confirmatory").all()
     assert confirmatory["correction"].dropna().eq("holm").all()
-    # two seeds per cell: RQ1 compares run means (seed as unit) and reports the seed-to-seed spread
+    # two seeds per cell: RQ1 tests against clauses and runs both random, and reports the seed spread
     rq1 = tests[tests["family"] == "rq1@1.5M"].iloc[0]
-    assert rq1["test"] == "t_runs" and rq1["n"] == 4 and rq1["seed_spread"] > 0
+    assert rq1["test"] == "t_crossed" and rq1["n"] == 6 and rq1["seed_spread"] > 0
     # a category present in too few clauses is recorded, not tested
     assert pairs[pairs["p"].isna()]["sentence"].str.startswith("Not enough data").all()
     assert tests["sentence"].str.len().min() > 0

@@ -15,7 +15,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 from clauselens.analyse.control import benjamini_hochberg, control_confirmatory, control_exploratory
-from clauselens.analyse.hypotheses import rq1_drafts
+from clauselens.analyse.hypotheses import rq1_drafts, rq2_drafts
 from clauselens.analyse.nonparametric import profile_permutation_test
 from clauselens.analyse.power import (
     friedman_min_p,
@@ -161,22 +161,66 @@ def test_plateau_needs_equivalence_above_the_floor():
     assert plateau_rows(noisy, 0.05, {})[0].verdict == "inconclusive"  # not shown flat: no plateau
 
 
-# -- seeds as the unit -----------------------------------------------------------------------------------
-def test_two_seeds_compare_run_means_against_seed_spread():
+# -- seeds: clauses and runs both random ------------------------------------------------------------------
+def test_two_seeds_test_against_clauses_and_runs_by_clarks_min_f():
+    """With seeds, RQ1's test is Clark's (1973) min F′ from the by-runs and the by-clauses F, computed
+    here from scipy's two t-tests: 1/F′ = 1/F1 + 1/F2, df = (F1 + F2)² / (F1²/df2 + F2²/df1)."""
     rows = []
     for strategy, base in (("fft", 0.60), ("lora", 0.50)):
         for seed, shift in ((0, 0.0), (1, 0.03), (2, -0.01)):
             for i, v in enumerate((0.1, -0.1, 0.05, -0.05)):
+                bump = 0.04 * (i % 2) if strategy == "fft" else 0.0  # the strategies differ by clause
                 rows.append({"strategy": strategy, "seed": seed, "clause_id": f"K:{i}", "metric": "gini",
-                             "value": base + shift + v + 0.01 * i})
-    drafts = rq1_drafts(pd.DataFrame(rows), "1M", "gini")
-    # run means by hand: clause offsets sum to 0, the 0.01 i terms add 0.015
-    fft, lora = np.array([0.615, 0.645, 0.605]), np.array([0.515, 0.545, 0.505])
-    d = drafts[0]
-    assert d.test == "t_runs" and d.n == 6
-    assert d.p == pytest.approx(stats.ttest_ind(fft, lora).pvalue)
-    assert d.effect == pytest.approx(0.1)
+                             "value": base + shift + v + 0.01 * i + bump})
+    frame = pd.DataFrame(rows)
+    d = rq1_drafts(frame, "1M", "gini")[0]
+    runs = frame.groupby(["strategy", "seed"])["value"].mean()
+    by_runs = stats.ttest_ind(runs["fft"], runs["lora"])
+    clauses = frame.groupby(["strategy", "clause_id"])["value"].mean()
+    by_clauses = stats.ttest_rel(clauses["fft"], clauses["lora"])
+    f1, f2, df1, df2 = by_runs.statistic**2, by_clauses.statistic**2, 4, 3
+    min_f = f1 * f2 / (f1 + f2)
+    df = (f1 + f2) ** 2 / (f1**2 / df2 + f2**2 / df1)
+    assert d.test == "t_crossed" and d.n == 4 and d.detail == "clauses × 6 runs"
+    assert d.p == pytest.approx(stats.f.sf(min_f, 1, df), rel=1e-9)
+    assert d.effect == pytest.approx(0.12)  # 0.1 between the strategies, plus the bump on half the clauses
+    assert d.statistic**2 == pytest.approx(min_f)
+    fft, lora = runs["fft"].to_numpy(), runs["lora"].to_numpy()
     assert d.seed_spread == pytest.approx(math.sqrt((fft.var(ddof=1) + lora.var(ddof=1)) / 2))
+
+
+def _null_study(rng: np.random.Generator, clauses: int = 12, seeds: int = 3) -> pd.DataFrame:
+    """No true difference between strategies or sizes, but each clause reacts to them in its own way
+    (sd 0.1, a fixed draw of clauses) and each run has its own offset (sd 0.01)."""
+    rows = []
+    for strategy, params in itertools.product(("fft", "lora"), (1e6, 4e6, 16e6)):
+        reaction = rng.normal(0, 0.1, clauses)
+        for seed in range(seeds):
+            values = 0.5 + reaction + rng.normal(0, 0.01) + rng.normal(0, 0.01, clauses)
+            rows += [{"strategy": strategy, "params": params, "seed": seed, "clause_id": f"K:{i}",
+                      "metric": "m", "value": v} for i, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_with_seeds_a_difference_the_clauses_do_not_carry_is_not_significant():
+    """200 null studies in which the clauses drawn, not the strategy or the size, make the run means
+    differ. Run means alone (scipy's t-test, the seed-as-unit design) call most of them significant;
+    RQ1 and RQ2 with clauses and runs both random keep the false-positive rate near α."""
+    rng = np.random.default_rng(11)
+    naive_rq1 = crossed_rq1 = naive_rq2 = crossed_rq2 = 0
+    sims = 200
+    for _ in range(sims):
+        data = _null_study(rng)
+        at_size = data[data["params"] == 4e6]
+        runs = at_size.groupby(["strategy", "seed"])["value"].mean()
+        naive_rq1 += stats.ttest_ind(runs["fft"], runs["lora"]).pvalue < 0.05
+        crossed_rq1 += rq1_drafts(at_size, "4M", "m")[0].p < 0.05
+        fft = data[data["strategy"] == "fft"]
+        run_means = fft.groupby(["params", "seed"])["value"].mean().reset_index()
+        naive_rq2 += stats.linregress(np.log10(run_means["params"]), run_means["value"]).pvalue < 0.05
+        crossed_rq2 += rq2_drafts(fft, "fft", "m", 0)[0].p < 0.05
+    assert naive_rq1 / sims > 0.3 and naive_rq2 / sims > 0.3  # the design this replaces
+    assert crossed_rq1 / sims <= 0.08 and crossed_rq2 / sims <= 0.08
 
 
 def test_too_few_clauses_and_all_ties_do_not_produce_p_values_of_zero():

@@ -3,9 +3,12 @@ scores."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from clauselens.analyse.control import control_exploratory
 from clauselens.analyse.quality import plateau_rows, step_drafts
@@ -109,14 +112,24 @@ def test_plateau_found_where_gains_stop() -> None:
     assert gains["levenshtein", ("1M", "4M")].p_adj < 0.001
 
 
-def test_plateau_with_seeds_uses_runs_and_skips_single_sizes() -> None:
+def test_plateau_with_seeds_uses_clauses_and_runs_and_skips_single_sizes() -> None:
     scores, cells = synthetic({"semantic_similarity": [0.5, 0.7, 0.7, 0.7]})
     seed1 = scores.assign(cell_id=scores["cell_id"].str.replace("/s0", "/s1"), value=scores["value"] + 0.01)
     cells1 = cells.assign(cell_id=cells["cell_id"].str.replace("/s0", "/s1"), seed=1)
     data = pd.concat([scores, seed1]).merge(pd.concat([cells, cells1]), on="cell_id")
     steps = size_steps(data.assign(size=data["params"].map(format_params)), True, 0.02)
-    assert [s.unit for s in steps] == ["runs"] * 3 and all(s.n == 4 for s in steps)  # 2 seeds x 2 sizes
+    assert [s.unit for s in steps] == ["clauses × runs"] * 3 and all(s.n == 40 for s in steps)
     assert steps[0].seed_spread == pytest.approx(0.01 / np.sqrt(2), rel=1e-6)  # runs differ by 0.01
+    # the gain's variance is the run-level (pooled, 2 df) plus the clause-level (paired, 39 df) one
+    wide = data.pivot_table(index="clause_id", columns="params", values="value")
+    runs = data.groupby(["params", "seed"])["value"].mean()
+    by_runs = stats.ttest_ind(runs[4_000_000], runs[1_000_000])
+    by_clauses = stats.ttest_rel(wide[4_000_000], wide[1_000_000])
+    gain = wide[4_000_000].mean() - wide[1_000_000].mean()
+    se2 = (gain / by_runs.statistic) ** 2 + (gain / by_clauses.statistic) ** 2
+    df = se2**2 / ((gain / by_runs.statistic) ** 4 / 2 + (gain / by_clauses.statistic) ** 4 / 39)
+    assert steps[0].gain == pytest.approx(gain)
+    assert steps[0].p_gain == pytest.approx(stats.t.sf(gain / math.sqrt(se2), df), rel=1e-9)
     one_size = data[data["params"] == 1_000_000]
     assert size_steps(one_size.assign(size="1M"), True, 0.02) == []
 

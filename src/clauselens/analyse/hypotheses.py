@@ -13,9 +13,13 @@ else the stage computes is exploratory. The questions are written to the store (
 `hypotheses.json`) before the analysis runs, from the config alone.
 
 Seeds. With one seed the clause is the unit (paired clause values, seeds averaged). With two or more
-seeds in both groups the run is the unit: each run's mean over clauses, and the test compares the
-difference with seed-to-seed variation (Student's t on run means for RQ1, the t-test of a regression
-slope on run means for RQ2); the pooled SD of run means is stored as `seed_spread`.
+seeds in both groups, clauses and runs are both random samples, and a finding must hold beyond the
+clauses and beyond the runs that were drawn: a test on run means alone treats the clauses as fixed (the
+language-as-fixed-effect fallacy, Clark 1973) and calls differences significant that the clauses do
+not support. The test then adds the run-level and the clause-level variance of the estimate
+(`crossed_moments`, Clark's min F′): Student's t on run means plus the paired clause means for RQ1, the
+regression slope on run means plus the clauses' own slopes for RQ2. The pooled SD of run means is
+stored as `seed_spread`.
 """
 
 from __future__ import annotations
@@ -38,7 +42,14 @@ from clauselens.analyse.results import Draft, note
 from clauselens.analyse.wording import metric_label, strategy_label
 from clauselens.config import AnalysisConfig
 from clauselens.labels import format_params
-from clauselens.score.plateau import pooled_moments, t_interval
+from clauselens.score.plateau import (
+    Moments,
+    crossed_moments,
+    paired_moments,
+    pooled_moments,
+    t_interval,
+    two_sided_p,
+)
 
 QUESTIONS = {
     "RQ1": "Does the fine-tuning strategy change how focused attribution is?",
@@ -57,10 +68,11 @@ def declared(acfg: AnalysisConfig, config_hash: str) -> list[dict[str, object]]:
     common = {"alpha": acfg.alpha, "correction": "holm over every RQ test", "config_hash": config_hash}
     return [
         {"id": "RQ1", "question": QUESTIONS["RQ1"], "metric": acfg.focus_metric, "families": "rq1@<size>",
-         "test": "Wilcoxon signed-rank on clause values (t-test on run means with >= 2 seeds), FFT vs each "
-                 "other strategy", "margin": None, **common},
+         "test": "Wilcoxon signed-rank on clause values (with >= 2 seeds: t-test with clauses and runs "
+                 "both random), FFT vs each other strategy", "margin": None, **common},
         {"id": "RQ2", "question": QUESTIONS["RQ2"], "metric": size_metric(acfg), "families": "rq2:<strategy>",
-         "test": "Page's L over sizes, clauses as blocks (slope t-test on run means with >= 2 seeds)",
+         "test": "Page's L over sizes, clauses as blocks (with >= 2 seeds: slope t-test with clauses and "
+                 "runs both random)",
          "margin": None, **common},
         {"id": "RQ3", "question": QUESTIONS["RQ3"], "metric": acfg.quality_metric,
          "families": "rq3:<strategy>",
@@ -80,6 +92,24 @@ def _spread(groups: list[np.ndarray]) -> float:
     return float(math.sqrt(sum((g.size - 1) * g.var(ddof=1) for g in groups) / dfs)) if dfs > 0 else math.nan
 
 
+def _t(m: Moments) -> float:
+    """The t statistic; infinite (with the mean's sign) when there is no spread at all."""
+    return m.mean / m.se if m.se > 0 else math.copysign(math.inf, m.mean) if m.mean else 0.0
+
+
+def _run_slope(runs: dict[float, np.ndarray]) -> Moments:
+    """Least-squares slope of run means on log10 size, with its standard error (n - 2 df)."""
+    x = np.concatenate([np.full(r.size, math.log10(s)) for s, r in runs.items()])
+    fit = stats.linregress(x, np.concatenate(list(runs.values())))
+    return Moments(float(fit.slope), float(fit.stderr), x.size - 2.0)
+
+
+def _clause_slopes(table: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each clause's least-squares slope on `x` (a row of `table` per clause, seeds averaged)."""
+    xc = x - x.mean()
+    return (table - table.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
+
+
 def rq1_drafts(per_seed: pd.DataFrame, label: str, metric: str) -> list[Draft]:
     """FFT against each other strategy (every pair when FFT is absent) on `metric`, at one size.
 
@@ -96,14 +126,6 @@ def rq1_drafts(per_seed: pd.DataFrame, label: str, metric: str) -> list[Draft]:
     for a, b in pairs:
         da, db = data[data["strategy"] == a], data[data["strategy"] == b]
         runs_a, runs_b = _runs(da).to_numpy(), _runs(db).to_numpy()
-        if min(runs_a.size, runs_b.size) >= 2:
-            m = pooled_moments(runs_b, runs_a)  # mean(a) - mean(b)
-            t = stats.ttest_ind(runs_a, runs_b)
-            drafts.append(Draft("pair", family, "t_runs", metric, [a, b], float(t.statistic), float(t.pvalue),
-                                runs_a.size + runs_b.size, (), where, "mean_difference", m.mean,
-                                t_interval(m),
-                                detail="runs", min_p=0.0, seed_spread=_spread([runs_a, runs_b])))
-            continue
         wide = pd.concat([da.groupby("clause_id")["value"].mean().rename("a"),
                           db.groupby("clause_id")["value"].mean().rename("b")], axis=1).dropna()
         if len(wide) < MIN_N:
@@ -113,6 +135,13 @@ def rq1_drafts(per_seed: pd.DataFrame, label: str, metric: str) -> list[Draft]:
             continue
         x, y = wide["a"].to_numpy(), wide["b"].to_numpy()
         diff = x - y
+        if min(runs_a.size, runs_b.size) >= 2:
+            m = crossed_moments(pooled_moments(runs_b, runs_a), paired_moments(diff))  # mean(a) - mean(b)
+            drafts.append(Draft("pair", family, "t_crossed", metric, [a, b], _t(m), two_sided_p(m), len(wide),
+                                (), where, "mean_difference", m.mean, t_interval(m),
+                                detail=f"clauses × {runs_a.size + runs_b.size} runs", min_p=0.0,
+                                seed_spread=_spread([runs_a, runs_b])))
+            continue
         w, p = (0.0, 1.0) if np.all(diff == 0) else (float(v) for v in stats.wilcoxon(x, y))
         drafts.append(Draft("pair", family, "wilcoxon", metric, [a, b], w, p, len(wide), (), where,
                             "mean_difference", float(diff.mean()),
@@ -134,15 +163,6 @@ def rq2_drafts(per_seed: pd.DataFrame, strategy: str, metric: str, n_boot: int) 
                      f"test {metric_label(metric)} against model size{where}",
                      f"{len(sizes)} model size(s); a trend needs at least 2")]
     runs = {s: _runs(data[data["params"] == s]).to_numpy() for s in sizes}
-    if min(r.size for r in runs.values()) >= 2:
-        x = np.concatenate([np.full(r.size, math.log10(s)) for s, r in runs.items()])
-        y = np.concatenate(list(runs.values()))
-        fit = stats.linregress(x, y)
-        half = stats.t.ppf(0.975, x.size - 2) * fit.stderr
-        return [Draft("trend", family, "slope_runs", metric, groups, float(fit.slope), float(fit.pvalue),
-                      int(x.size), (), where, "slope_per_decade", float(fit.slope),
-                      (fit.slope - half, fit.slope + half), detail=f"runs × {len(sizes)} sizes", min_p=0.0,
-                      seed_spread=_spread(list(runs.values())))]
     wide = data.pivot_table(index="clause_id", columns="params", values="value", aggfunc="mean")
     wide = wide.reindex(columns=sizes).dropna()
     if len(wide) < MIN_N:
@@ -151,6 +171,12 @@ def rq2_drafts(per_seed: pd.DataFrame, strategy: str, metric: str, n_boot: int) 
                      f"{len(wide)} clause(s) have a value at every size, fewer than {MIN_N}")]
     table = wide.to_numpy()
     n, k = table.shape
+    if min(r.size for r in runs.values()) >= 2:
+        m = crossed_moments(_run_slope(runs), paired_moments(_clause_slopes(table, np.log10(sizes))))
+        return [Draft("trend", family, "slope_crossed", metric, groups, _t(m), two_sided_p(m), n, (), where,
+                      "slope_per_decade", m.mean, t_interval(m),
+                      detail=f"clauses × {sum(r.size for r in runs.values())} runs, {k} sizes", min_p=0.0,
+                      seed_spread=_spread(list(runs.values())))]
     rho, lo, hi = spearman_cluster_bootstrap(table, np.log10(sizes), n_boot, stable_seed(family, metric))
     ci = None if math.isnan(lo) else (lo, hi)
     if k == 2:

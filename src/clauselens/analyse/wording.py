@@ -12,8 +12,8 @@ TEST_LABELS = {
     "kruskal": "Kruskal–Wallis", "dunn": "Dunn", "friedman": "Friedman", "wilcoxon": "Wilcoxon",
     "jonckheere": "Jonckheere–Terpstra", "page": "Page's L", "permutation_js": "permutation",
     "kendall_tau": "Wilcoxon (tau vs 0)", "t_gain": "one-sided t", "tost": "TOST",
-    "t_runs": "t-test on run means (seeds as unit)",
-    "slope_runs": "slope t-test on run means (seeds as unit)",
+    "t_crossed": "t-test with clauses and runs both random",
+    "slope_crossed": "slope t-test with clauses and runs both random",
 }
 EFFECT_SYMBOLS = {
     "epsilon_squared": "ε²", "kendalls_w": "Kendall's W", "cliffs_delta": "Cliff's δ",

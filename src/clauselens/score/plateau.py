@@ -11,9 +11,11 @@ hypotheses — and the larger size scores above the metric's floor by more than 
 - "inconclusive" otherwise.
 
 Units. With one seed per size, the clause is the unit: paired differences of the same clause between
-the two sizes (seeds averaged per clause). With two or more seeds at both sizes, the run is the unit:
-each run's mean over clauses, compared between sizes with pooled-variance two-sample tests, so the gain
-is judged against seed-to-seed variation (reported as `seed_spread`, the pooled SD of run means).
+the two sizes (seeds averaged per clause). With two or more seeds at both sizes, clauses and runs are
+both random samples: the run-level test alone (run means, pooled two-sample) treats the clauses as
+fixed, and the clause-level test alone treats the runs as fixed, so either would overstate what the
+gain generalises to (Clark 1973). The gain is then judged against both, through `crossed_moments`;
+`seed_spread` reports the pooled SD of run means.
 
 This module only computes; `clauselens.analyse.quality` turns steps into test rows, corrected with the
 rest of the analysis (the declared quality metric in the confirmatory family, the others exploratory).
@@ -39,13 +41,13 @@ class Step:
     large: str
     params_small: float
     params_large: float
-    n: int  # clauses (paired) or runs at both sizes (seeds as unit)
+    n: int  # clauses (paired; also with seeds, where the runs are in `unit` and `seed_spread`)
     gain: float
     ci: tuple[float, float]
     p_gain: float  # one-sided: gain > 0
     p_tost: float  # equivalence: |gain| < margin
     level: float  # mean quality at the larger size (in the metric's own direction)
-    unit: str  # "clauses" or "runs"
+    unit: str  # "clauses", or "clauses × runs" (two or more seeds at both sizes)
     seed_spread: float | None = None
 
 
@@ -69,6 +71,26 @@ def pooled_moments(small: np.ndarray, large: np.ndarray) -> Moments:
     df = a.size + b.size - 2.0
     pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df
     return Moments(float(b.mean() - a.mean()), float(math.sqrt(pooled * (1 / a.size + 1 / b.size))), df)
+
+
+def crossed_moments(runs: Moments, clauses: Moments) -> Moments:
+    """A difference measured over several runs and several clauses, both random samples. The run-level
+    moments treat the clauses as fixed and the clause-level ones the runs, so each understates the
+    error. Their variances add (Clark's min F′ for one contrast, 1/F′ = 1/F_runs + 1/F_clauses) with
+    Satterthwaite's degrees of freedom; conservative, as each part also carries the residual. The
+    estimate is the run-level mean."""
+    a, b = runs.se**2, clauses.se**2
+    if a + b == 0 or not math.isfinite(a + b):
+        return Moments(runs.mean, math.sqrt(a + b), min(runs.df, clauses.df))
+    df = (a + b) ** 2 / (a**2 / runs.df + b**2 / clauses.df)
+    return Moments(runs.mean, math.sqrt(a + b), df)
+
+
+def two_sided_p(m: Moments) -> float:
+    """Two-sided t-test of mean = 0; with zero spread, 0 when the mean is not 0, else 1."""
+    if m.se == 0 or not math.isfinite(m.se):
+        return 0.0 if m.mean != 0 else 1.0
+    return float(2 * stats.t.sf(abs(m.mean) / m.se, m.df))
 
 
 def gain_p(m: Moments) -> float:
@@ -99,7 +121,7 @@ def size_steps(values: pd.DataFrame, higher_is_better: bool, margin: float) -> l
     """Steps between consecutive sizes of one strategy and metric.
 
     `values` has columns params, size (label), seed, clause_id, value. Steps with fewer than 3 clauses
-    (or runs) are left out; a NaN metric value is ignored.
+    are left out; a NaN metric value is ignored.
     """
     sign = 1.0 if higher_is_better else -1.0
     data = values.dropna(subset=["value"])
@@ -110,20 +132,16 @@ def size_steps(values: pd.DataFrame, higher_is_better: bool, margin: float) -> l
         at_a, at_b = data[data["params"] == p_a], data[data["params"] == p_b]
         runs_a = sign * at_a.groupby("seed")["value"].mean().to_numpy()
         runs_b = sign * at_b.groupby("seed")["value"].mean().to_numpy()
-        spread = None
+        both = pd.concat([at_a.groupby("clause_id")["value"].mean().rename("a"),
+                          at_b.groupby("clause_id")["value"].mean().rename("b")], axis=1).dropna()
+        if len(both) < MIN_N:
+            continue
+        m, unit, spread = paired_moments(sign * (both["b"] - both["a"]).to_numpy()), "clauses", None
         if min(runs_a.size, runs_b.size) >= 2:
-            m, n, unit = pooled_moments(runs_a, runs_b), runs_a.size + runs_b.size, "runs"
-            spread = float(math.sqrt(((runs_a.size - 1) * runs_a.var(ddof=1)
-                                      + (runs_b.size - 1) * runs_b.var(ddof=1)) / (n - 2)))
-            if n < 4:
-                continue
-        else:
-            both = pd.concat([at_a.groupby("clause_id")["value"].mean().rename("a"),
-                              at_b.groupby("clause_id")["value"].mean().rename("b")], axis=1).dropna()
-            if len(both) < MIN_N:
-                continue
-            m, n, unit = paired_moments(sign * (both["b"] - both["a"]).to_numpy()), len(both), "clauses"
-        steps.append(Step(str(a), str(b), float(p_a), float(p_b), n, m.mean, t_interval(m), gain_p(m),
+            m, unit = crossed_moments(pooled_moments(runs_a, runs_b), m), "clauses × runs"
+            spread = float(math.sqrt(((runs_a.size - 1) * runs_a.var(ddof=1) + (runs_b.size - 1)
+                                      * runs_b.var(ddof=1)) / (runs_a.size + runs_b.size - 2)))
+        steps.append(Step(str(a), str(b), float(p_a), float(p_b), len(both), m.mean, t_interval(m), gain_p(m),
                           tost_p(m, margin), float(runs_b.mean()), unit, spread))
     return steps
 
