@@ -47,6 +47,7 @@ from clauselens.score.plateau import (
     crossed_moments,
     paired_moments,
     pooled_moments,
+    pooled_sd,
     t_interval,
     two_sided_p,
 )
@@ -84,12 +85,6 @@ def declared(acfg: AnalysisConfig, config_hash: str) -> list[dict[str, object]]:
 def _runs(frame: pd.DataFrame) -> pd.Series:
     """Run (seed) means over clauses."""
     return frame.groupby("seed")["value"].mean()
-
-
-def _spread(groups: list[np.ndarray]) -> float:
-    """Pooled SD of run means within groups (strategies or sizes)."""
-    dfs = sum(g.size - 1 for g in groups)
-    return float(math.sqrt(sum((g.size - 1) * g.var(ddof=1) for g in groups) / dfs)) if dfs > 0 else math.nan
 
 
 def _t(m: Moments) -> float:
@@ -140,7 +135,7 @@ def rq1_drafts(per_seed: pd.DataFrame, label: str, metric: str) -> list[Draft]:
             drafts.append(Draft("pair", family, "t_crossed", metric, [a, b], _t(m), two_sided_p(m), len(wide),
                                 (), where, "mean_difference", m.mean, t_interval(m),
                                 detail=f"clauses × {runs_a.size + runs_b.size} runs", min_p=0.0,
-                                seed_spread=_spread([runs_a, runs_b])))
+                                seed_spread=pooled_sd([runs_a, runs_b])))
             continue
         w, p = (0.0, 1.0) if np.all(diff == 0) else (float(v) for v in stats.wilcoxon(x, y))
         drafts.append(Draft("pair", family, "wilcoxon", metric, [a, b], w, p, len(wide), (), where,
@@ -176,7 +171,7 @@ def rq2_drafts(per_seed: pd.DataFrame, strategy: str, metric: str, n_boot: int) 
         return [Draft("trend", family, "slope_crossed", metric, groups, _t(m), two_sided_p(m), n, (), where,
                       "slope_per_decade", m.mean, t_interval(m),
                       detail=f"clauses × {sum(r.size for r in runs.values())} runs, {k} sizes", min_p=0.0,
-                      seed_spread=_spread(list(runs.values())))]
+                      seed_spread=pooled_sd(list(runs.values())))]
     rho, lo, hi = spearman_cluster_bootstrap(table, np.log10(sizes), n_boot, stable_seed(family, metric))
     ci = None if math.isnan(lo) else (lo, hi)
     if k == 2:

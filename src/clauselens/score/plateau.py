@@ -73,6 +73,12 @@ def pooled_moments(small: np.ndarray, large: np.ndarray) -> Moments:
     return Moments(float(b.mean() - a.mean()), float(math.sqrt(pooled * (1 / a.size + 1 / b.size))), df)
 
 
+def pooled_sd(groups: list[np.ndarray]) -> float:
+    """Pooled SD of run means within groups (strategies or sizes): the `seed_spread` of a test."""
+    dfs = sum(g.size - 1 for g in groups)
+    return float(math.sqrt(sum((g.size - 1) * g.var(ddof=1) for g in groups) / dfs)) if dfs > 0 else math.nan
+
+
 def crossed_moments(runs: Moments, clauses: Moments) -> Moments:
     """A difference measured over several runs and several clauses, both random samples. The run-level
     moments treat the clauses as fixed and the clause-level ones the runs, so each understates the
@@ -139,8 +145,7 @@ def size_steps(values: pd.DataFrame, higher_is_better: bool, margin: float) -> l
         m, unit, spread = paired_moments(sign * (both["b"] - both["a"]).to_numpy()), "clauses", None
         if min(runs_a.size, runs_b.size) >= 2:
             m, unit = crossed_moments(pooled_moments(runs_a, runs_b), m), "clauses × runs"
-            spread = float(math.sqrt(((runs_a.size - 1) * runs_a.var(ddof=1) + (runs_b.size - 1)
-                                      * runs_b.var(ddof=1)) / (runs_a.size + runs_b.size - 2)))
+            spread = pooled_sd([runs_a, runs_b])
         steps.append(Step(str(a), str(b), float(p_a), float(p_b), len(both), m.mean, t_interval(m), gain_p(m),
                           tost_p(m, margin), float(runs_b.mean()), unit, spread))
     return steps
